@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything installs into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install dev run try test lint messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+
+dev: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+run: install
+	$(BIN)/tipbot run
+
+try: install
+	$(BIN)/tipbot try
+
+test: dev
+	$(BIN)/python -m pytest -q
+
+lint: dev
+	$(BIN)/ruff check bot storage tests
+
+# Re-extract the strings to translate and merge them into every catalogue.
+messages: dev
+	$(BIN)/pybabel extract --no-location --sort-output -k _ -k N_ -o locales/bot.pot bot
+	$(BIN)/pybabel update --no-fuzzy-matching -D bot -i locales/bot.pot -d locales
+
+clean:
+	rm -rf $(VENV) .pytest_cache

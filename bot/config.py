@@ -1,0 +1,100 @@
+"""All settings in one typed object, read from TIPBOT_* environment variables and an optional .env file."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .i18n import LANGUAGES
+
+TELEGRAM_API = "https://api.telegram.org/bot"
+TELEGRAM_FILE_API = "https://api.telegram.org/file/bot"
+
+
+class ConfigError(Exception):
+    """One clear line naming the setting that is wrong."""
+
+
+def _id_list(value: object) -> object:
+    if isinstance(value, str):
+        parts = [part for part in re.split(r"[,\s]+", value.strip()) if part]
+        try:
+            return [int(part) for part in parts]
+        except ValueError as error:
+            raise ValueError("must be a comma-separated list of numeric Telegram ids") from error
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TIPBOT_", env_file=".env", extra="ignore")
+
+    token: SecretStr | None = None
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    api_base_url: str = TELEGRAM_API
+    api_file_url: str = TELEGRAM_FILE_API
+    staff_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    digest_time: time = time(9, 0)
+    timezone: str = "Asia/Tashkent"
+    staff_language: str = "ru"
+    secret_key: SecretStr | None = None
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    port: int = Field(8080, ge=1, le=65535)
+    max_file_mb: int = Field(20, ge=1, le=2000)
+    log_level: str = "INFO"
+
+    _split_ids = field_validator("staff_chat_ids", "admin_ids", mode="before")(_id_list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone '{value}' (use a name like Asia/Tashkent)") from error
+        return value
+
+    @field_validator("staff_language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"must be one of {', '.join(LANGUAGES)}")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'tipbot.db').resolve()}"
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.max_file_mb * 1024 * 1024
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; a bad value raises ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = "TIPBOT_" + str(first["loc"][0]).upper() if first["loc"] else "TIPBOT_*"
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"invalid setting {name}: {message}") from None

@@ -1,0 +1,404 @@
+"""The conversation with one reporter, independent of Telegram: events in, screens out.
+
+Both the Telegram handlers and `tipbot try` drive this class, so the terminal shows exactly what a
+reporter would see. A chat is known here only by `chat_key` (an HMAC of its id). Its state (language
+and the engine's draft) is kept encrypted in storage between events, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from .flows import engine
+from .flows.catalog import FlowCatalog
+from .flows.engine import Draft, Press, Text, Unsupported
+from .flows.model import Flow, QuestionType
+from .i18n import LANGUAGE_NAMES, LANGUAGES, gettext_for, ordered_languages
+from .privacy.images import ACCEPTED_IMAGE_TYPES, CleanFile, SanitizeError
+from .privacy.receipts import format_code, hash_code, new_code
+from .render import Button, Screen, format_answer, render_problem, render_step
+from storage.repository import NewTip, Repository
+
+log = logging.getLogger(__name__)
+
+BEGIN = "begin"
+IMAGE_CARRIERS = ("photo", "document")
+LANGUAGE_PREFIX = "lang:"
+
+
+@dataclass(frozen=True)
+class Command:
+    """/start, /language, /help, /privacy or /cancel. `preferred` only orders the language buttons."""
+
+    name: str
+    preferred: str | None = None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file the reporter sent; it is only fetched if the current question takes files.
+
+    `kind` is how it arrived: "photo" and "document" may hold an image; voice notes, audio, video and
+    animations are refused without downloading them.
+    """
+
+    size: int | None
+    fetch: Callable[[], Awaitable[bytes]]
+    kind: str = "document"
+
+
+Event = Command | Press | Text | Upload | Unsupported
+
+
+@dataclass
+class Reply:
+    messages: list[Screen] = field(default_factory=list)
+    edit: Screen | None = None
+    """New content for the message whose button was pressed."""
+    toast: str | None = None
+    """A short notice for a button press (shown by Telegram as a pop-up)."""
+    submitted: bool = False
+    """The report was stored; the conversation is over."""
+
+
+@dataclass
+class Session:
+    lang: str | None = None
+    draft: Draft | None = None
+    last_update: int = 0
+    discard: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lang": self.lang,
+            "draft": self.draft.to_json() if self.draft else None,
+            "last_update": self.last_update,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Session:
+        draft = Draft.from_json(data["draft"]) if data.get("draft") else None
+        return cls(lang=data.get("lang"), draft=draft, last_update=data.get("last_update", 0))
+
+
+class KeyedLocks:
+    """One lock per chat, so two updates of the same chat never interleave; forgotten when unused."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str):
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the conversation needs from the outside world, injected so tests can control it."""
+
+    repository: Repository
+    flows: FlowCatalog
+    sanitize: Callable[[bytes], Awaitable[CleanFile]]
+    receipt_salt: bytes
+    today: Callable[[], date]
+    now: Callable[[], datetime]
+    max_file_bytes: int
+
+
+class Conversation:
+    def __init__(self, services: Services):
+        self.services = services
+        self._locks = KeyedLocks()
+
+    async def handle(self, chat_key: str, event: Event, update_id: int | None = None) -> Reply:
+        """Apply one event; updates Telegram delivers twice (after a restart) are applied once."""
+        async with self._locks.hold(chat_key):
+            stored = await self.services.repository.load_draft(chat_key)
+            session = Session.from_json(stored) if stored else Session()
+            if update_id is not None and update_id <= session.last_update:
+                return Reply()
+            reply = await self._dispatch(chat_key, session, event)
+            if update_id is not None:
+                session.last_update = update_id
+            await self._persist(chat_key, session, existed=stored is not None)
+            return reply
+
+    async def _persist(self, chat_key: str, session: Session, existed: bool) -> None:
+        if session.discard:
+            if existed:
+                await self.services.repository.delete_draft(chat_key)
+        elif session.lang or session.draft:
+            await self.services.repository.save_draft(chat_key, session.to_json(), self.services.now())
+
+    # ---- dispatch ---------------------------------------------------------------------------------------
+
+    async def _dispatch(self, chat_key: str, session: Session, event: Event) -> Reply:
+        if isinstance(event, Command):
+            return self._command(session, event)
+        if isinstance(event, Press) and event.action.startswith(LANGUAGE_PREFIX):
+            return self._choose_language(session, event.action.removeprefix(LANGUAGE_PREFIX))
+        if session.lang is None:
+            return Reply(messages=[language_picker(None, has_draft=False)])
+        if isinstance(event, Press) and event.action == BEGIN:
+            return self._begin(session)
+        if session.draft is None:
+            return Reply(messages=[start_screen(session.lang)])
+        flow = self.services.flows.get(session.draft.flow_id, session.draft.flow_version)
+        if flow is None:
+            session.discard = True
+            _ = gettext_for(session.lang)
+            text = _("The questionnaire has been updated since you started. Please start again.")
+            return Reply(messages=[Screen(text, ((Button(_("Start a report"), BEGIN),),))])
+        return await self._answer(chat_key, session, flow, event)
+
+    def _command(self, session: Session, command: Command) -> Reply:
+        lang = session.lang or _fallback_language(command.preferred)
+        if command.name in ("start", "language"):
+            return Reply(messages=[language_picker(command.preferred, has_draft=session.draft is not None)])
+        if command.name == "privacy":
+            return Reply(messages=[privacy_screen(lang, with_start=False)])
+        if command.name == "cancel":
+            _ = gettext_for(lang)
+            if session.draft is None:
+                return Reply(messages=[Screen(_("There is no report in progress."))])
+            session.discard = True
+            return Reply(messages=[Screen(_("Your unfinished report has been deleted. Send /start to begin again."))])
+        return Reply(messages=[help_screen(lang)])
+
+    def _choose_language(self, session: Session, lang: str) -> Reply:
+        if lang not in LANGUAGES:
+            return Reply(toast="?")
+        session.lang = lang
+        _ = gettext_for(lang)
+        chosen = Screen(_("Language: {language}").format(language=LANGUAGE_NAMES[lang]))
+        if session.draft is None:
+            return Reply(edit=chosen, messages=[privacy_screen(lang, with_start=True)])
+        flow = self.services.flows.get(session.draft.flow_id, session.draft.flow_version)
+        if flow is None:
+            return Reply(edit=chosen, messages=[start_screen(lang)])
+        step = engine.view(flow, session.draft)
+        return Reply(edit=chosen, messages=[render_step(flow, step, lang)])
+
+    def _begin(self, session: Session) -> Reply:
+        assert session.lang is not None
+        if session.draft is not None:
+            flow = self.services.flows.get(session.draft.flow_id, session.draft.flow_version)
+            if flow is not None:
+                return Reply(messages=[render_step(flow, engine.view(flow, session.draft), session.lang)])
+        flow = self.services.flows.active
+        outcome = engine.start(flow)
+        session.draft = outcome.draft
+        return Reply(messages=[render_step(flow, outcome.step, session.lang)])
+
+    # ---- answering ----------------------------------------------------------------------------------------
+
+    async def _answer(self, chat_key: str, session: Session, flow: Flow, event: Event) -> Reply:
+        lang, draft = session.lang, session.draft
+        assert lang is not None and draft is not None
+        _ = gettext_for(lang)
+        if isinstance(event, Upload):
+            received = await self._receive_file(chat_key, session, flow, event)
+            if isinstance(received, Reply):
+                return received
+            event = received
+        before = engine.view(flow, draft)
+        before_screen = render_step(flow, before, lang)
+        asked = draft.current
+        outcome = engine.step(flow, draft, event, self.services.today())
+        session.draft = outcome.draft
+        screen = render_step(flow, outcome.step, lang) if _has_screen(outcome.step) else None
+
+        if outcome.problem is not None:
+            message = render_problem(outcome.problem, lang)
+            if isinstance(event, Press):
+                return Reply(toast=message)
+            return Reply(messages=[Screen(message), screen])  # type: ignore[list-item]
+        if isinstance(outcome.step, engine.Submitted):
+            return await self._submit(chat_key, session, flow, outcome.step, before_screen)
+        if isinstance(outcome.step, engine.Cancelled):
+            session.discard = True
+            done = Screen(_("Your report has been deleted. Nothing was sent."))
+            return Reply(edit=Screen(before_screen.text), messages=[done, start_screen(lang)])
+        if outcome.event in ("updated",):
+            return Reply(edit=screen)
+        if outcome.event == "file_added":
+            return Reply(messages=[screen])  # type: ignore[list-item]
+        if isinstance(event, Press):
+            return Reply(edit=_answered(flow, before_screen, asked, outcome.draft, lang), messages=[screen])  # type: ignore[list-item]
+        return Reply(messages=[screen])  # type: ignore[list-item]
+
+    async def _receive_file(
+        self, chat_key: str, session: Session, flow: Flow, upload: Upload
+    ) -> engine.File | Unsupported | Reply:
+        draft, lang = session.draft, session.lang
+        assert draft is not None and lang is not None
+        if not engine.accepts_file(flow, draft):
+            return Unsupported("file")
+        _ = gettext_for(lang)
+        problem = None
+        if upload.kind not in IMAGE_CARRIERS:
+            problem = "unsupported"
+        elif upload.size is not None and upload.size > self.services.max_file_bytes:
+            problem = "too_large"
+        else:
+            try:
+                clean = await self.services.sanitize(await upload.fetch())
+            except SanitizeError as error:
+                problem = error.reason
+        if problem is not None:
+            step = render_step(flow, engine.view(flow, draft), lang)
+            return Reply(messages=[Screen(file_refusal(problem, lang, self.services.max_file_bytes)), step])
+        if not await self.services.repository.load_draft(chat_key):
+            await self.services.repository.save_draft(chat_key, session.to_json(), self.services.now())
+        ref = await self.services.repository.add_draft_file(chat_key, clean.mime, clean.data)
+        return engine.File(ref, clean.mime.split("/")[0])
+
+    async def _submit(
+        self, chat_key: str, session: Session, flow: Flow, submitted: engine.Submitted, review: Screen
+    ) -> Reply:
+        lang = session.lang
+        assert lang is not None
+        _ = gettext_for(lang)
+        answers, file_refs = _detach_files(flow, submitted.answers)
+        code = new_code()
+        tip = NewTip(
+            flow_id=flow.id,
+            flow_version=flow.version,
+            answers=answers,
+            urgent=submitted.urgent,
+            created_on=self.services.today(),
+            receipt_hash=hash_code(code, self.services.receipt_salt),
+        )
+        await self.services.repository.submit_tip(chat_key, tip, file_refs)
+        session.discard = True
+        receipt = Screen(
+            _("Thank you. Your report has been received.")
+            + "\n\n"
+            + _("Your receipt code: {code}").format(code=format_code(code))
+            + "\n\n"
+            + _(
+                "Write the code down somewhere safe, not in this phone. Staff read new reports every day; "
+                "with the code you will later be able to check your report."
+            )
+        )
+        return Reply(edit=Screen(review.text + "\n\n" + _("✅ Sent.")), messages=[receipt], submitted=True)
+
+
+# ---- screens not driven by the engine -----------------------------------------------------------------------
+
+def language_picker(preferred: str | None, has_draft: bool) -> Screen:
+    order = ordered_languages(preferred)
+    lines = [gettext_for(lang)("Choose your language") for lang in order]
+    if has_draft:
+        lines.append("")
+        lines.append(gettext_for(_fallback_language(preferred))("Your unfinished report is kept."))
+    buttons = tuple((Button(LANGUAGE_NAMES[lang], LANGUAGE_PREFIX + lang),) for lang in order)
+    return Screen("\n".join(lines), buttons)
+
+
+def privacy_screen(lang: str, with_start: bool) -> Screen:
+    _ = gettext_for(lang)
+    text = "\n\n".join(
+        [
+            _("Before you start:"),
+            _(
+                "• This bot does not keep your Telegram name, username, phone number or account number. "
+                "Your report is stored encrypted, with the date only, not the time."
+            ),
+            _(
+                "• Do not write your own name or anything that could identify you. Names and posts of "
+                "officials who gave orders are welcome."
+            ),
+            _(
+                "• Location and camera data are removed from photos, but what is visible in a picture "
+                "stays: check that it does not show you or your documents."
+            ),
+            _(
+                "• Telegram itself can see this chat, as it sees every chat with a bot. After sending, "
+                "you can delete this chat from your phone."
+            ),
+            _("• /cancel deletes an unfinished report at any moment."),
+        ]
+    )
+    buttons = ((Button(_("Start a report"), BEGIN),),) if with_start else ()
+    return Screen(text, buttons)
+
+
+def help_screen(lang: str) -> Screen:
+    _ = gettext_for(lang)
+    text = "\n".join(
+        [
+            _("This bot takes anonymous reports about forced and child labour."),
+            "",
+            _("/start: begin a report or choose the language"),
+            _("/language: change the language"),
+            _("/privacy: what is stored and what is not"),
+            _("/cancel: delete the report you are writing"),
+            _("/help: this message"),
+        ]
+    )
+    return Screen(text)
+
+
+def start_screen(lang: str) -> Screen:
+    _ = gettext_for(lang)
+    return Screen(_("Press the button to begin a new report."), ((Button(_("Start a report"), BEGIN),),))
+
+
+def file_refusal(reason: str, lang: str, max_bytes: int) -> str:
+    _ = gettext_for(lang)
+    if reason == "too_large":
+        return _("This file is too large. Files up to {limit} MB and images up to 40 megapixels are accepted.").format(
+            limit=max_bytes // (1024 * 1024)
+        )
+    if reason == "malformed":
+        return _("This file could not be read. Please try another one.")
+    kinds = ", ".join(mime.split("/")[1].upper() for mime in ACCEPTED_IMAGE_TYPES)
+    return _("This type of file is not accepted. You can send photos and images ({kinds}).").format(kinds=kinds)
+
+
+# ---- helpers ------------------------------------------------------------------------------------------------
+
+def _fallback_language(preferred: str | None) -> str:
+    return preferred if preferred in LANGUAGES else "ru"
+
+
+def _has_screen(step: engine.Step) -> bool:
+    return isinstance(step, engine.Ask | engine.Review | engine.EditMenu)
+
+
+def _answered(flow: Flow, before: Screen, question_id: str | None, draft: Draft, lang: str) -> Screen:
+    """The question message once answered: its text plus the answer, without buttons."""
+    question = flow.question(question_id or "")
+    if question is None or not question.asks or question.id not in draft.answers or draft.current == question.id:
+        return Screen(before.text)
+    answer = format_answer(flow, question, draft.answers[question.id], lang)
+    return Screen(f"{before.text}\n\n→ {answer}")
+
+
+def _detach_files(flow: Flow, answers: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Replace attachment references in answers by the file kinds, returning the references in order."""
+    refs: list[str] = []
+    result = dict(answers)
+    for question in flow.questions:
+        if question.type is QuestionType.ATTACHMENTS and answers.get(question.id):
+            files = answers[question.id]
+            refs.extend(item["ref"] for item in files)
+            result[question.id] = [item["kind"] for item in files]
+    return result, refs

@@ -1,0 +1,1 @@
+"""Staff digests: building them from stored tips, and sending them so that none is lost or repeated."""

@@ -1,0 +1,1 @@
+"""The questionnaire: flow model, loading and validation, and the pure state machine."""

@@ -1,0 +1,413 @@
+"""The questionnaire state machine: (flow, draft, input) -> outcome. Pure: no Telegram, no SQL, no I/O.
+
+A draft remembers which questions were passed (`visited`) and their answers. The next question is always
+the first one, in flow order, whose `when` holds and that was not passed yet; when none is left the
+reporter sees the review. Back goes to the previous passed question, Edit jumps to any of them; answering
+then continues with whatever is still open, so branches opened by an edit are asked before the review.
+Buttons carry actions naming the question they belong to, so a press on an old message is recognised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from .dates import DateError, parse_period
+from .model import NO, YES, Flow, Question, QuestionType
+from .regions import OTHER_COUNTRY, REGIONS
+
+QUESTION, REVIEW, EDIT = "question", "review", "edit"
+MAX_PLACE_LENGTH = 100
+
+
+# ---- inputs -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Press:
+    """A button press; `action` is what the button was built with (see `actions`)."""
+
+    action: str
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class File:
+    """A sanitized attachment the front-end has already stored under `ref`."""
+
+    ref: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """Anything else the reporter sent: a sticker, a voice note on a text question, a contact..."""
+
+    kind: str
+
+
+Input = Press | Text | File | Unsupported
+
+
+class actions:
+    """Builders of button actions (each well under Telegram's 64-byte callback limit)."""
+
+    @staticmethod
+    def option(question: str, option: str) -> str:
+        return f"opt:{question}:{option}"
+
+    @staticmethod
+    def country(question: str, country: str) -> str:
+        return f"country:{question}:{country}"
+
+    @staticmethod
+    def region(question: str, region: str) -> str:
+        return f"region:{question}:{region}"
+
+    @staticmethod
+    def nav(question: str, move: str) -> str:
+        """move: back, skip, done, next (info), countries (back to the country list)."""
+        return f"nav:{question}:{move}"
+
+    CONFIRM = "review:confirm"
+    EDIT = "review:edit"
+    CANCEL = "review:cancel"
+    REVIEW = "review:show"
+
+    @staticmethod
+    def edit(question: str) -> str:
+        return f"edit:{question}"
+
+
+# ---- state and results ----------------------------------------------------------------------------------
+
+@dataclass
+class Draft:
+    flow_id: str
+    flow_version: int
+    answers: dict[str, Any] = field(default_factory=dict)
+    visited: list[str] = field(default_factory=list)
+    screen: str = QUESTION
+    current: str | None = None
+    pending: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "flow_id": self.flow_id,
+            "flow_version": self.flow_version,
+            "answers": self.answers,
+            "visited": self.visited,
+            "screen": self.screen,
+            "current": self.current,
+            "pending": self.pending,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Draft:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Ask:
+    question: Question
+    pending: Any
+    can_back: bool
+    can_skip: bool
+
+
+@dataclass(frozen=True)
+class Review:
+    items: tuple[tuple[Question, Any], ...]
+
+
+@dataclass(frozen=True)
+class EditMenu:
+    questions: tuple[Question, ...]
+
+
+@dataclass(frozen=True)
+class Submitted:
+    answers: dict[str, Any]
+    urgent: bool
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    pass
+
+
+Step = Ask | Review | EditMenu | Submitted | Cancelled
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why an input was not accepted; `code` picks the message, `params` fill it in."""
+
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    draft: Draft
+    step: Step
+    problem: Problem | None = None
+    event: str | None = None
+    """What just happened: "answered" (the shown question is done), "updated" (same question, changed
+    selection), "file_added", or None."""
+
+
+# ---- public functions -----------------------------------------------------------------------------------
+
+def start(flow: Flow) -> Outcome:
+    draft = Draft(flow.id, flow.version)
+    _advance(flow, draft)
+    return Outcome(draft, view(flow, draft))
+
+
+def view(flow: Flow, draft: Draft) -> Step:
+    if draft.screen == REVIEW:
+        return Review(tuple(_review_items(flow, draft)))
+    if draft.screen == EDIT:
+        return EditMenu(tuple(question for question, _ in _review_items(flow, draft)))
+    question = _current(flow, draft)
+    return Ask(
+        question=question,
+        pending=draft.pending,
+        can_back=_previous(flow, draft, question.id) is not None,
+        can_skip=not question.required and question.asks,
+    )
+
+
+def accepts_file(flow: Flow, draft: Draft) -> bool:
+    """Whether a file sent now would be taken: lets the front-end refuse before downloading anything."""
+    if draft.screen != QUESTION:
+        return False
+    question = _current(flow, draft)
+    return question.type is QuestionType.ATTACHMENTS and len(draft.pending or []) < question.max_files
+
+
+def effective_answers(flow: Flow, answers: dict[str, Any]) -> dict[str, Any]:
+    """Answers to questions that still apply, in flow order: edits can close a branch after the fact."""
+    result: dict[str, Any] = {}
+    for question in flow.questions:
+        if question.asks and question.id in answers and question.applies(result):
+            result[question.id] = answers[question.id]
+    return result
+
+
+def step(flow: Flow, draft: Draft, received: Input, today: date) -> Outcome:
+    if draft.screen == QUESTION:
+        return _on_question(flow, draft, _current(flow, draft), received, today)
+    if draft.screen == REVIEW:
+        return _on_review(flow, draft, received)
+    return _on_edit_menu(flow, draft, received)
+
+
+# ---- screens --------------------------------------------------------------------------------------------
+
+def _on_review(flow: Flow, draft: Draft, received: Input) -> Outcome:
+    if isinstance(received, Press):
+        if received.action == actions.CONFIRM:
+            answers = effective_answers(flow, draft.answers)
+            return Outcome(draft, Submitted(answers, flow.is_urgent(answers)), event="answered")
+        if received.action == actions.CANCEL:
+            return Outcome(draft, Cancelled(), event="answered")
+        if received.action == actions.EDIT:
+            draft.screen = EDIT
+            return Outcome(draft, view(flow, draft), event="updated")
+        return _problem(flow, draft, "stale")
+    return _problem(flow, draft, "use_buttons")
+
+
+def _on_edit_menu(flow: Flow, draft: Draft, received: Input) -> Outcome:
+    if not isinstance(received, Press):
+        return _problem(flow, draft, "use_buttons")
+    if received.action == actions.REVIEW:
+        draft.screen = REVIEW
+        return Outcome(draft, view(flow, draft), event="updated")
+    kind, _, question_id = received.action.partition(":")
+    question = flow.question(question_id)
+    editable = {item.id for item in view(flow, draft).questions}  # type: ignore[union-attr]
+    if kind != "edit" or question is None or question_id not in editable:
+        return _problem(flow, draft, "stale")
+    _ask(draft, question)
+    return Outcome(draft, view(flow, draft), event="answered")
+
+
+def _on_question(flow: Flow, draft: Draft, question: Question, received: Input, today: date) -> Outcome:
+    if isinstance(received, Press):
+        kind, _, rest = received.action.partition(":")
+        question_id, _, value = rest.partition(":")
+        if question_id != question.id:
+            return _problem(flow, draft, "stale")
+        if kind == "nav":
+            return _navigate(flow, draft, question, value)
+        return _press(flow, draft, question, kind, value)
+    if isinstance(received, Text):
+        return _type(flow, draft, question, received.text, today)
+    if isinstance(received, File):
+        if not accepts_file(flow, draft):
+            code = "too_many_files" if question.type is QuestionType.ATTACHMENTS else "file_not_expected"
+            return _problem(flow, draft, code, limit=question.max_files)
+        draft.pending = [*(draft.pending or []), {"ref": received.ref, "kind": received.kind}]
+        return Outcome(draft, view(flow, draft), event="file_added")
+    expected = "expects_file" if question.type is QuestionType.ATTACHMENTS else "unsupported_input"
+    return _problem(flow, draft, expected)
+
+
+def _navigate(flow: Flow, draft: Draft, question: Question, move: str) -> Outcome:
+    if move == "back":
+        previous = _previous(flow, draft, question.id)
+        if previous is None:
+            return _problem(flow, draft, "stale")
+        _ask(draft, previous)
+        return Outcome(draft, view(flow, draft), event="answered")
+    if move == "skip" and not question.required:
+        return _answer(flow, draft, question, None)
+    if move == "next" and question.type is QuestionType.INFO:
+        return _answer(flow, draft, question, None)
+    if move == "countries" and question.type is QuestionType.REGION:
+        draft.pending = None
+        return Outcome(draft, view(flow, draft), event="updated")
+    if move == "done" and question.type is QuestionType.MULTI:
+        chosen = [option.id for option in question.options if option.id in (draft.pending or [])]
+        if not chosen and question.required:
+            return _problem(flow, draft, "choose_at_least_one")
+        return _answer(flow, draft, question, chosen or None)
+    if move == "done" and question.type is QuestionType.ATTACHMENTS:
+        files = list(draft.pending or [])
+        if not files and question.required:
+            return _problem(flow, draft, "expects_file")
+        return _answer(flow, draft, question, files or None)
+    return _problem(flow, draft, "stale")
+
+
+def _press(flow: Flow, draft: Draft, question: Question, kind: str, value: str) -> Outcome:
+    if kind == "opt" and question.type is QuestionType.YESNO and value in (YES, NO):
+        return _answer(flow, draft, question, value)
+    if kind == "opt" and question.type is QuestionType.CHOICE and question.option(value):
+        return _answer(flow, draft, question, value)
+    if kind == "opt" and question.type is QuestionType.MULTI and question.option(value):
+        chosen = list(draft.pending or [])
+        draft.pending = [x for x in chosen if x != value] if value in chosen else [*chosen, value]
+        return Outcome(draft, view(flow, draft), event="updated")
+    if kind == "country" and question.type is QuestionType.REGION:
+        if value in question.countries or value == OTHER_COUNTRY:
+            draft.pending = {"country": value}
+            return Outcome(draft, view(flow, draft), event="updated")
+    if kind == "region" and question.type is QuestionType.REGION and isinstance(draft.pending, dict):
+        country = REGIONS.get(draft.pending.get("country", ""))
+        if country and value in country.regions:
+            return _answer(flow, draft, question, {"country": country.code, "region": value})
+    return _problem(flow, draft, "stale")
+
+
+def _type(flow: Flow, draft: Draft, question: Question, text: str, today: date) -> Outcome:
+    text = text.strip()
+    kind = question.type
+    if kind is QuestionType.TEXT:
+        if not text:
+            return _problem(flow, draft, "text_empty")
+        if len(text) > question.max_length:
+            return _problem(flow, draft, "text_too_long", limit=question.max_length, length=len(text))
+        return _answer(flow, draft, question, text)
+    if kind is QuestionType.NUMBER:
+        return _type_number(flow, draft, question, text)
+    if kind is QuestionType.DATE:
+        try:
+            period = parse_period(text, today)
+        except DateError as error:
+            return _problem(flow, draft, f"date_{error.reason}")
+        return _answer(flow, draft, question, period.to_json())
+    if kind is QuestionType.REGION and draft.pending == {"country": OTHER_COUNTRY}:
+        if not text:
+            return _problem(flow, draft, "text_empty")
+        place = text[:MAX_PLACE_LENGTH]
+        return _answer(flow, draft, question, {"country": OTHER_COUNTRY, "place": place})
+    if kind is QuestionType.ATTACHMENTS:
+        return _problem(flow, draft, "expects_file")
+    return _problem(flow, draft, "use_buttons")
+
+
+def _type_number(flow: Flow, draft: Draft, question: Question, text: str) -> Outcome:
+    cleaned = text.replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    try:
+        number = float(cleaned)
+    except ValueError:
+        return _problem(flow, draft, "not_a_number")
+    if number != number or number in (float("inf"), float("-inf")):
+        return _problem(flow, draft, "not_a_number")
+    if question.min is not None and number < question.min:
+        return _problem(flow, draft, "number_too_small", limit=_plain(question.min))
+    if question.max is not None and number > question.max:
+        return _problem(flow, draft, "number_too_big", limit=_plain(question.max))
+    return _answer(flow, draft, question, _plain(number))
+
+
+# ---- helpers ----------------------------------------------------------------------------------------------
+
+def _plain(number: float) -> int | float:
+    return int(number) if float(number).is_integer() else number
+
+
+def _problem(flow: Flow, draft: Draft, code: str, **params: Any) -> Outcome:
+    return Outcome(draft, view(flow, draft), Problem(code, params))
+
+
+def _answer(flow: Flow, draft: Draft, question: Question, value: Any) -> Outcome:
+    if question.asks:
+        draft.answers[question.id] = value
+    if question.id not in draft.visited:
+        draft.visited.append(question.id)
+    _advance(flow, draft)
+    return Outcome(draft, view(flow, draft), event="answered")
+
+
+def _advance(flow: Flow, draft: Draft) -> None:
+    answers = effective_answers(flow, draft.answers)
+    for question in flow.questions:
+        if question.id not in draft.visited and question.applies(answers):
+            _ask(draft, question)
+            return
+    draft.screen, draft.current, draft.pending = REVIEW, None, None
+
+
+def _ask(draft: Draft, question: Question) -> None:
+    draft.screen, draft.current = QUESTION, question.id
+    previous = draft.answers.get(question.id)
+    if question.type in (QuestionType.MULTI, QuestionType.ATTACHMENTS):
+        draft.pending = list(previous or [])
+    else:
+        draft.pending = None
+
+
+def _current(flow: Flow, draft: Draft) -> Question:
+    question = flow.question(draft.current or "")
+    if question is None:
+        raise ValueError(f"draft points at question '{draft.current}', which flow {flow.id} does not have")
+    return question
+
+
+def _previous(flow: Flow, draft: Draft, question_id: str) -> Question | None:
+    answers = effective_answers(flow, draft.answers)
+    previous = None
+    for question in flow.questions:
+        if question.id == question_id:
+            return previous
+        if question.id in draft.visited and question.applies(answers):
+            previous = question
+    return previous
+
+
+def _review_items(flow: Flow, draft: Draft) -> list[tuple[Question, Any]]:
+    answers = effective_answers(flow, draft.answers)
+    return [
+        (question, answers.get(question.id))
+        for question in flow.questions
+        if question.asks and question.id in draft.visited and question.applies(answers)
+    ]

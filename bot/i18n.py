@@ -1,0 +1,61 @@
+"""Gettext catalogues from locales/<lang>/LC_MESSAGES/bot.po, compiled in memory when first used.
+
+English is the source language: its strings are the msgids. Reading the .po files directly (through
+Babel) means there is no compiled .mo file to forget to rebuild.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from functools import lru_cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DOMAIN = "bot"
+SOURCE_LANGUAGE = "en"
+LANGUAGES = ("ru", "uz", "kk", "en")
+LANGUAGE_NAMES = {"ru": "Русский", "uz": "O‘zbekcha", "kk": "Қазақша", "en": "English"}
+
+
+def N_(message: str) -> str:
+    """Marks a string for extraction where it is translated later."""
+    return message
+
+
+def catalogue_path(lang: str) -> Path:
+    return LOCALES_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@lru_cache(maxsize=None)
+def translations(lang: str) -> gettext.NullTranslations:
+    if lang == SOURCE_LANGUAGE or lang not in LANGUAGES:
+        return gettext.NullTranslations()
+    with catalogue_path(lang).open("rb") as po_file:
+        catalog = read_po(po_file, locale=lang.replace("-", "_"))
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+def gettext_for(lang: str):
+    """The `_` function for one language."""
+    return translations(lang).gettext
+
+
+def match_language(language_code: str | None) -> str | None:
+    """Map Telegram's language_code (e.g. "uz-UZ") to one of ours; used only to order buttons."""
+    if not language_code:
+        return None
+    base = language_code.split("-")[0].lower()
+    return base if base in LANGUAGES else None
+
+
+def ordered_languages(preferred: str | None) -> list[str]:
+    if preferred in LANGUAGES:
+        return [preferred, *[lang for lang in LANGUAGES if lang != preferred]]
+    return list(LANGUAGES)

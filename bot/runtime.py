@@ -1,0 +1,67 @@
+"""Everything the bot needs at run time, wired once from the settings (used by every CLI command)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.database import create_engine, session_factory, upgrade
+from storage.repository import Repository
+
+from .config import Settings
+from .conversation import Conversation, Services
+from .flows.catalog import FlowCatalog
+from .privacy.crypto import Cipher
+from .privacy.images import CleanFile, sanitize_image
+from .privacy.keys import Keys, load_secret
+from .privacy.sandbox import Sandbox
+
+DRAFT_LIFETIME = timedelta(hours=24)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    keys: Keys
+    engine: AsyncEngine
+    repository: Repository
+    flows: FlowCatalog
+    sandbox: Sandbox
+    conversation: Conversation
+
+    @classmethod
+    async def open(cls, settings: Settings, migrate: bool = True) -> Runtime:
+        secret_key = settings.secret_key.get_secret_value() if settings.secret_key else None
+        keys = Keys(load_secret(secret_key, settings.data_dir))
+        engine = create_engine(settings.effective_database_url)
+        if migrate:
+            await upgrade(engine)
+        repository = Repository(session_factory(engine), Cipher(keys.data_key))
+        flows = FlowCatalog.shipped()
+        sandbox = Sandbox()
+
+        async def sanitize(data: bytes) -> CleanFile:
+            return await sandbox.run(sanitize_image, data)
+
+        services = Services(
+            repository=repository,
+            flows=flows,
+            sanitize=sanitize,
+            receipt_salt=keys.receipt_salt,
+            today=lambda: datetime.now(settings.tz).date(),
+            now=lambda: datetime.now(settings.tz),
+            max_file_bytes=settings.max_file_bytes,
+        )
+        return cls(settings, keys, engine, repository, flows, sandbox, Conversation(services))
+
+    def today(self) -> date:
+        return datetime.now(self.settings.tz).date()
+
+    async def expire_drafts(self) -> int:
+        return await self.repository.expire_drafts(datetime.now(self.settings.tz) - DRAFT_LIFETIME)
+
+    async def close(self) -> None:
+        await self.sandbox.close()
+        await self.engine.dispose()

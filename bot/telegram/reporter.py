@@ -1,0 +1,87 @@
+"""Handlers for reporters in private chats: turn an update into a conversation event, send the reply.
+
+The chat id is used only to answer and to derive the HMAC key; it is never stored or logged.
+"""
+
+from __future__ import annotations
+
+from telegram import Message, Update
+from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from ..conversation import Command, Event, Reply, Upload
+from ..flows.engine import Press, Text, Unsupported
+from ..i18n import match_language
+from .keyboards import markup
+from .runtime_access import runtime_of
+
+REPORTER_COMMANDS = ("start", "language", "help", "privacy", "cancel")
+FILE_KINDS = ("document", "voice", "audio", "video", "video_note", "animation")
+
+
+def register(application: Application) -> None:
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CallbackQueryHandler(on_update))
+    application.add_handler(MessageHandler(private & ~filters.StatusUpdate.ALL, on_update))
+
+
+async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    chat = update.effective_chat
+    if chat is None or chat.type != chat.PRIVATE:
+        if update.callback_query:
+            await update.callback_query.answer()
+        return
+    runtime = runtime_of(context)
+    event = to_event(update)
+    reply = await runtime.conversation.handle(runtime.keys.chat_key(chat.id), event, update.update_id)
+    await deliver(update, context, reply)
+
+
+def to_event(update: Update) -> Event:
+    if update.callback_query is not None:
+        return Press(update.callback_query.data or "")
+    message = update.effective_message
+    assert message is not None
+    if message.text is not None:
+        if message.text.startswith("/"):
+            name = message.text[1:].split(maxsplit=1)[0].split("@")[0].lower() if len(message.text) > 1 else ""
+            language = message.from_user.language_code if message.from_user else None
+            return Command(name if name in REPORTER_COMMANDS else "help", preferred=match_language(language))
+        return Text(message.text)
+    if message.photo:
+        largest = message.photo[-1]
+        return Upload(largest.file_size, _fetcher(message, largest.file_id), kind="photo")
+    for kind in FILE_KINDS:
+        attachment = getattr(message, kind)
+        if attachment is not None:
+            return Upload(attachment.file_size, _fetcher(message, attachment.file_id), kind=kind)
+    if message.contact or message.location or message.venue:
+        return Unsupported("contact")
+    return Unsupported("sticker" if message.sticker else "other")
+
+
+def _fetcher(message: Message, file_id: str):
+    async def fetch() -> bytes:
+        telegram_file = await message.get_bot().get_file(file_id)
+        return bytes(await telegram_file.download_as_bytearray())
+
+    return fetch
+
+
+async def deliver(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: Reply) -> None:
+    """Edit the pressed message, send new ones, and only then answer the button press."""
+    query = update.callback_query
+    chat = update.effective_chat
+    assert chat is not None
+    try:
+        if query is not None and reply.edit is not None and query.message is not None:
+            try:
+                await query.edit_message_text(reply.edit.text, reply_markup=markup(reply.edit))
+            except BadRequest as error:
+                if "not modified" not in str(error).lower():
+                    raise
+        for screen in reply.messages:
+            await context.bot.send_message(chat.id, screen.text, reply_markup=markup(screen))
+    finally:
+        if query is not None:
+            await query.answer(reply.toast)

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, the repository the bot calls, and Alembic migrations."""

@@ -1,0 +1,69 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when TIPBOT_TEST_DATABASE_URL is set),
+settings pointing at a temporary data dir, and a Runtime."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.config import load_settings
+from bot.runtime import Runtime
+from storage.database import create_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get("TIPBOT_TEST_DATABASE_URL")
+
+# The sanitizer sandbox starts spawned children: they must import the project like this process does.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Tests never read a developer's .env or environment settings.
+for name in list(os.environ):
+    if name.startswith("TIPBOT_") and name != "TIPBOT_TEST_DATABASE_URL":
+        del os.environ[name]
+
+
+async def reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+def database_params() -> list:
+    params = [pytest.param("sqlite", id="sqlite")]
+    if POSTGRES_URL:
+        params.append(pytest.param("postgresql", id="postgresql"))
+    return params
+
+
+@pytest.fixture(params=database_params())
+async def database_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'tipbot.db'}"
+    await reset_postgres(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def make_settings(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+
+    def make(**overrides):
+        values = {"data_dir": tmp_path / "data", "secret_key": "k" * 40, **overrides}
+        return load_settings(**values)
+
+    return make
+
+
+@pytest.fixture
+async def runtime(make_settings, database_url):
+    opened = await Runtime.open(make_settings(database_url=database_url))
+    yield opened
+    await opened.close()

@@ -1,0 +1,170 @@
+"""End to end: a reporter completes the default flow in each language through the real PTB Application
+and a fake Bot API server; staff ask for the digest and receive the tip with its cleaned photo."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+from PIL import Image
+
+from bot.flows.engine import actions
+from bot.i18n import gettext_for
+from bot.logs import configure_logging
+from bot.privacy.keys import Keys
+
+from .fakebotapi import FakeBotAPI, FakeUser
+from .harness import RECEIPT, STAFF_CHAT, Reporter, asks, bot_settings, eventually, photo_with_gps, running_bot
+
+STAFF_MEMBER = FakeUser(id=5550001, first_name="Staff", username="staff_member")
+DESCRIPTIONS = {
+    "ru": "Учителей нашей школы отправили собирать хлопок, норма 60 кг в день.",
+    "uz": "Maktabimiz o‘qituvchilarini paxta terimiga majburan jo‘natishdi, kuniga 60 kg norma.",
+    "kk": "Мектебіміздің мұғалімдерін мақта теруге мәжбүрлеп жіберді, күніне 60 кг норма.",
+    "en": "Teachers of our school were sent to pick cotton, quota 60 kg a day.",
+}
+
+
+@pytest.fixture
+async def api():
+    async with FakeBotAPI() as server:
+        yield server
+
+
+async def open_questionnaire(reporter: Reporter, lang: str) -> None:
+    reporter.api.send_command(reporter.user, "/start")
+    picker = await reporter.wait(lambda m: any("lang:" in (b.get("callback_data") or "")
+                                               for row in m.buttons() for b in row))
+    await reporter.press_and_wait(f"lang:{lang}", lambda m: m.buttons() and "begin" in str(m.reply_markup))
+    assert picker.buttons() == [], "the language buttons are removed once chosen"
+    await reporter.press_and_wait("begin", lambda m: asks(m, "what"))
+
+
+async def answer_first_part(reporter: Reporter) -> None:
+    """what, sector, work, region: up to the date question."""
+    message = await reporter.question("what")
+    for option in ("harvest_mobilisation", "wages"):
+        await reporter.press(actions.option("what", option))
+    assert sum("✅" in text for text in message.button_texts()) == 2
+    await reporter.press_and_wait(actions.nav("what", "done"), lambda m: asks(m, "sector"))
+    await reporter.press_and_wait(actions.option("sector", "teachers"), lambda m: asks(m, "work"))
+    await reporter.press_and_wait(actions.option("work", "cotton"), lambda m: asks(m, "region"))
+    await reporter.press(actions.country("region", "UZ"))
+    await reporter.press_and_wait(actions.region("region", "UZ-AN"), lambda m: asks(m, "period"))
+
+
+async def complete_tip(reporter: Reporter, lang: str, photo: bytes) -> str:
+    await answer_first_part(reporter)
+    _ = gettext_for(lang)
+    problem = await reporter.say("soon", lambda m: m.text and "15.09.2026" in m.text and not m.buttons())
+    assert problem.text == _("I could not read this date. Write, for example, “today”, 15.09.2026 or "
+                             "01.09.2026–20.10.2026.")
+    await reporter.question("period", after=reporter.messages().index(problem))
+    await reporter.say("15.09.2026 - 20.10.2026", lambda m: asks(m, "people"))
+    await reporter.say("40", lambda m: asks(m, "children"))
+    await reporter.press_and_wait(actions.option("children", "yes"), lambda m: asks(m, "children_ages"))  # branch
+    await reporter.press(actions.option("children_ages", "age_12_14"))
+    await reporter.press_and_wait(actions.nav("children_ages", "done"), lambda m: asks(m, "children_school"))
+    await reporter.press_and_wait(actions.option("children_school", "yes"), lambda m: asks(m, "ordered_by"))
+    await reporter.press_and_wait(actions.option("ordered_by", "hokimiyat"), lambda m: asks(m, "description"))
+    await reporter.say(DESCRIPTIONS[lang], lambda m: asks(m, "evidence_note"))
+    await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))
+    after = reporter.api.mark(reporter.chat)
+    reporter.api.send_document(reporter.user, photo, "IMG_20260915_073012.jpg", "image/jpeg")
+    received = await reporter.wait(lambda m: asks(m, "evidence") and "1" in (m.text or ""), after)
+    assert _("Files received: {count}. Send more or press “Done”.").format(count=1) in received.text
+    await reporter.press_and_wait(actions.nav("evidence", "done"), lambda m: asks(m, "danger_now"))
+    review = await reporter.press_and_wait(actions.option("danger_now", "no"),
+                                           lambda m: actions.CONFIRM in str(m.reply_markup))
+    assert DESCRIPTIONS[lang] in review.text
+    receipt = await reporter.press_and_wait(actions.CONFIRM, lambda m: RECEIPT.search(m.text or ""))
+    assert _("Thank you. Your report has been received.") in receipt.text
+    return RECEIPT.search(receipt.text).group(0)
+
+
+@pytest.mark.parametrize("lang", ["ru", "uz", "kk", "en"])
+async def test_reporter_completes_the_default_flow_and_staff_get_it(api, make_settings, database_url, lang):
+    settings = bot_settings(make_settings, api, database_url=database_url, staff_language=lang)
+    reporter = Reporter(api, FakeUser(id=7001001, first_name="Ali", language_code=lang))
+    async with running_bot(settings) as runtime:
+        await open_questionnaire(reporter, lang)
+        await complete_tip(reporter, lang, photo_with_gps())
+
+        [tip] = await runtime.repository.pending_tips()
+        assert tip.answers["children"] == "yes" and tip.answers["children_ages"] == ["age_12_14"]
+        assert tip.answers["region"] == {"country": "UZ", "region": "UZ-AN"}
+        assert tip.answers["evidence"] == ["image"] and tip.flow_id == "forced-labour"
+        assert not tip.urgent
+
+        api.send_group_text(STAFF_CHAT, STAFF_MEMBER, "/digest")
+        photo = await api.wait_for_message(STAFF_CHAT, lambda m: m.method == "sendPhoto")
+        texts = [m.text for m in api.sent_to(STAFF_CHAT) if m.method == "sendMessage"]
+        _ = gettext_for(lang)
+        assert texts[0].startswith(_("📋 Digest of {date}").split("{")[0])
+        assert _("New reports: {count}").format(count=1) in texts[0]
+        assert DESCRIPTIONS[lang] in texts[1] and tip.short_id in texts[1]
+        assert photo.text.startswith(f"#{tip.short_id}")
+
+        cleaned = Image.open(io.BytesIO(photo.files[0]))
+        assert cleaned.size == (80, 60) and not cleaned.getexif()
+        assert b"Canon-SERIAL-4242" not in photo.files[0]
+
+        async def all_digested():
+            return await runtime.repository.pending_tips() == []
+
+        await eventually(all_digested)
+
+        api.send_group_text(STAFF_CHAT, STAFF_MEMBER, "/digest")
+        nothing = await api.wait_for_message(STAFF_CHAT, lambda m: m.text == _("No new reports since the last digest."))
+        assert nothing
+
+
+async def test_no_identifier_reaches_database_or_logs(api, make_settings, tmp_path):
+    """Distinctive identifiers of the reporter must not appear in the SQLite file or the log output."""
+    user = FakeUser(id=987654321777, first_name="Zulfiyaxon", last_name="Qodirova-Unique",
+                    username="zulfiya_secret_handle", language_code="uz")
+    database = tmp_path / "leak.db"
+    settings = bot_settings(make_settings, api, database_url=f"sqlite+aiosqlite:///{database}", log_level="DEBUG")
+    log_output = io.StringIO()
+    configure_logging("DEBUG", (FakeBotAPI.token,), stream=log_output)
+    try:
+        reporter = Reporter(api, user)
+        async with running_bot(settings) as runtime:
+            await open_questionnaire(reporter, "uz")
+            await complete_tip(reporter, "uz", photo_with_gps())
+            api.send_group_text(STAFF_CHAT, STAFF_MEMBER, "/digest")
+            await api.wait_for_message(STAFF_CHAT, lambda m: m.method == "sendPhoto")
+            chat_key = Keys(b"k" * 40).chat_key(user.id)
+            assert await runtime.repository.load_draft(chat_key) is None
+    finally:
+        logging.getLogger().handlers.clear()
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("leak.db*"))
+    logs = log_output.getvalue()
+    assert "getUpdates" in logs or "Application" in logs or logs, "logs were captured"
+    for identifier in (str(user.id), user.username, user.first_name, user.last_name, FakeBotAPI.token):
+        assert identifier.encode() not in stored, identifier
+        assert identifier not in logs, identifier
+    assert DESCRIPTIONS["uz"].encode() not in stored  # the answers are encrypted too
+
+
+async def test_restart_mid_questionnaire_continues_the_same_draft(api, make_settings, database_url):
+    settings = bot_settings(make_settings, api, database_url=database_url)
+    reporter = Reporter(api, FakeUser(id=7002002, first_name="Gulnora", language_code="ru"))
+    async with running_bot(settings):
+        await open_questionnaire(reporter, "ru")
+        await answer_first_part(reporter)
+    async with running_bot(settings) as runtime:
+        await reporter.say("01.10.2026", lambda m: asks(m, "people"))
+        await reporter.press_and_wait(actions.nav("people", "skip"), lambda m: asks(m, "children"))
+        await reporter.press_and_wait(actions.option("children", "no"), lambda m: asks(m, "ordered_by"))
+        await reporter.press_and_wait(actions.option("ordered_by", "unknown"), lambda m: asks(m, "description"))
+        await reporter.say(DESCRIPTIONS["ru"], lambda m: asks(m, "evidence_note"))
+        await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))
+        await reporter.press_and_wait(actions.nav("evidence", "skip"), lambda m: asks(m, "danger_now"))
+        await reporter.press_and_wait(actions.option("danger_now", "yes"), lambda m: actions.CONFIRM in str(m.reply_markup))
+        await reporter.press_and_wait(actions.CONFIRM, lambda m: RECEIPT.search(m.text or ""))
+        [tip] = await runtime.repository.pending_tips()
+        assert tip.answers["what"] == ["harvest_mobilisation", "wages"]  # answered before the restart
+        assert tip.answers["period"] == {"start": "2026-10-01", "end": "2026-10-01"}
+        assert tip.urgent and tip.files == []

@@ -1,0 +1,91 @@
+"""The repository on SQLite and PostgreSQL: drafts, tips with files, deliveries, and what is at rest."""
+
+from datetime import date, datetime, timedelta
+
+from storage.repository import NewTip
+
+
+def new_tip(**overrides):
+    values = dict(flow_id="forced-labour", flow_version=1, answers={"story": "Хоким заставил"}, urgent=False,
+                  created_on=date(2026, 11, 27), receipt_hash="0" * 64)
+    return NewTip(**{**values, **overrides})
+
+
+async def test_draft_round_trip_and_delete(runtime):
+    repo = runtime.repository
+    await repo.save_draft("a" * 64, {"lang": "uz", "draft": None}, datetime(2026, 11, 27, 10, 42))
+    assert await repo.load_draft("a" * 64) == {"lang": "uz", "draft": None}
+    await repo.delete_draft("a" * 64)
+    assert await repo.load_draft("a" * 64) is None
+
+
+async def test_drafts_expire_with_their_files(runtime):
+    repo = runtime.repository
+    now = datetime(2026, 11, 27, 12, 0)
+    await repo.save_draft("old", {"lang": "ru"}, now - timedelta(hours=25))
+    ref = await repo.add_draft_file("old", "image/jpeg", b"jpeg-bytes")
+    await repo.save_draft("new", {"lang": "kk"}, now - timedelta(hours=2))
+    assert await repo.expire_drafts(now - timedelta(hours=24)) == 1
+    assert await repo.load_draft("old") is None and await repo.load_draft("new") is not None
+    try:
+        await repo.submit_tip("old", new_tip(), [ref])
+    except LookupError:
+        pass
+    else:
+        raise AssertionError("the expired draft's file should be gone")
+
+
+async def test_submit_moves_files_into_the_tip_and_drops_the_draft(runtime):
+    repo = runtime.repository
+    await repo.save_draft("k", {"lang": "en"}, datetime(2026, 11, 27, 9))
+    first = await repo.add_draft_file("k", "image/jpeg", b"first")
+    second = await repo.add_draft_file("k", "image/png", b"second")
+    tip_id = await repo.submit_tip("k", new_tip(urgent=True), [second, first])
+    assert await repo.load_draft("k") is None
+    tip = await repo.get_tip(tip_id)
+    assert tip.answers == {"story": "Хоким заставил"} and tip.urgent
+    assert [(f.mime, f.data) for f in tip.files] == [("image/png", b"second"), ("image/jpeg", b"first")]
+    assert len(tip_id) == 32 and tip.created_on == date(2026, 11, 27)
+
+
+async def test_a_file_of_another_draft_cannot_be_taken(runtime):
+    repo = runtime.repository
+    await repo.save_draft("mine", {}, datetime(2026, 11, 27, 9))
+    await repo.save_draft("theirs", {}, datetime(2026, 11, 27, 9))
+    ref = await repo.add_draft_file("theirs", "image/jpeg", b"x")
+    try:
+        await repo.submit_tip("mine", new_tip(), [ref])
+    except LookupError:
+        pass
+    else:
+        raise AssertionError("submitting another draft's file must fail")
+    assert await repo.count_tips() == 0
+
+
+async def test_deliveries_per_chat_then_digested_when_all_chats_have_it(runtime):
+    repo = runtime.repository
+    await repo.save_draft("a", {}, datetime(2026, 11, 27, 9))
+    one = await repo.submit_tip("a", new_tip(receipt_hash="1" * 64), [])
+    await repo.save_draft("b", {}, datetime(2026, 11, 27, 9))
+    two = await repo.submit_tip("b", new_tip(receipt_hash="2" * 64), [])
+    staff = [-1001, -1002]
+    await repo.record_delivery(one, -1001)
+    await repo.record_delivery(one, -1001)  # recording twice is harmless
+    assert [t.id for t in await repo.tips_pending_for(-1001)] == [two]
+    assert {t.id for t in await repo.tips_pending_for(-1002)} == {one, two}
+    assert await repo.mark_digested(staff) == 0
+    await repo.record_delivery(one, -1002)
+    assert await repo.mark_digested(staff) == 1
+    assert [t.id for t in await repo.pending_tips()] == [two]
+
+
+async def test_answers_and_files_are_encrypted_at_rest(runtime, database_url):
+    repo = runtime.repository
+    await repo.save_draft("k", {"lang": "ru", "secret": "черновик-маркер"}, datetime(2026, 11, 27, 9))
+    ref = await repo.add_draft_file("k", "image/jpeg", b"FILE-MARKER-123")
+    await repo.submit_tip("k", new_tip(answers={"story": "ответ-маркер"}), [ref])
+    if database_url.startswith("sqlite"):
+        await runtime.engine.dispose()
+        raw = open(database_url.split("///", 1)[1], "rb").read()
+        for marker in ("ответ-маркер", "черновик-маркер", "FILE-MARKER-123"):
+            assert marker.encode() not in raw
