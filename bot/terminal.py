@@ -56,11 +56,11 @@ class TerminalSession:
         text = line.strip()
         if text.isdigit() and 1 <= int(text) <= len(self.buttons) and len(text) <= 2:
             return Press(self.buttons[int(text) - 1].action)
-        if text.startswith("/") and len(text) > 1:
-            return Command(text[1:].split()[0].lower())
         path = Path(text).expanduser()
         if text and len(text) < 4096 and path.is_file():
             return Upload(path.stat().st_size, _reader(path), kind="document")
+        if text.startswith("/") and len(text) > 1:
+            return Command(text[1:].split()[0].lower())
         return Text(line.rstrip("\n"))
 
 

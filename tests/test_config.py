@@ -1,0 +1,75 @@
+"""Settings: defaults, parsing, and one clear line naming the setting when something is wrong."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.token is None and settings.staff_chat_ids == [] and settings.digest_time == time(9, 0)
+    assert settings.timezone == "Asia/Tashkent" and settings.max_file_mb == 20
+    assert settings.effective_database_url == f"sqlite+aiosqlite:///{tmp_path / 'data' / 'tipbot.db'}"
+    assert settings.api_base_url == "https://api.telegram.org/bot"
+
+
+def test_values_from_environment_and_env_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("TIPBOT_DIGEST_TIME=18:30\nTIPBOT_STAFF_LANGUAGE=kk\n")
+    monkeypatch.setenv("TIPBOT_STAFF_CHAT_IDS", "-1001, -1002")
+    monkeypatch.setenv("TIPBOT_ADMIN_IDS", "42")
+    settings = load_settings()
+    assert settings.staff_chat_ids == [-1001, -1002] and settings.admin_ids == [42]
+    assert settings.digest_time == time(18, 30) and settings.staff_language == "kk"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("TIPBOT_TIMEZONE", "Mars/Olympus", "invalid setting TIPBOT_TIMEZONE: unknown time zone"),
+        ("TIPBOT_STAFF_CHAT_IDS", "staff-group", "invalid setting TIPBOT_STAFF_CHAT_IDS: must be a comma"),
+        ("TIPBOT_DIGEST_TIME", "9 o'clock", "invalid setting TIPBOT_DIGEST_TIME"),
+        ("TIPBOT_STAFF_LANGUAGE", "de", "invalid setting TIPBOT_STAFF_LANGUAGE: must be one of ru, uz, kk, en"),
+    ],
+)
+def test_bad_values_name_the_setting(tmp_path, monkeypatch, variable, value, expected):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match="^" + expected.replace("(", r"\(")):
+        load_settings()
+
+
+def test_cli_prints_one_line_and_exits_2_on_bad_config(tmp_path):
+    env = {**os.environ, "TIPBOT_TIMEZONE": "Nowhere/City", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "bot", "flows", "list"], capture_output=True, text=True,
+                            env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "tipbot: invalid setting TIPBOT_TIMEZONE: unknown time zone 'Nowhere/City' (use a name like Asia/Tashkent)"
+    ]
+
+
+def test_short_secret_key_is_refused(tmp_path):
+    env = {**os.environ, "TIPBOT_SECRET_KEY": "short", "TIPBOT_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "bot", "digest", "--print"], capture_output=True, text=True,
+                            env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2 and "TIPBOT_SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_generated_secret_key_is_private_and_stable(tmp_path):
+    from bot.privacy.keys import load_secret
+
+    first = load_secret(None, tmp_path / "data")
+    assert (tmp_path / "data" / "secret.key").stat().st_mode & 0o777 == 0o600
+    assert load_secret(None, tmp_path / "data") == first and len(first) >= 32

@@ -1,0 +1,98 @@
+"""Every user-facing string exists in every language, written in the right script, with the same
+placeholders, and the template matches the source code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.pofile import read_po
+
+from bot.flows.loader import load_default_flows
+from bot.flows.regions import REGIONS
+from bot.i18n import LANGUAGES, LOCALES_DIR, SOURCE_LANGUAGE, catalogue_path
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSLATED = [lang for lang in LANGUAGES if lang != SOURCE_LANGUAGE]
+PLACEHOLDER = re.compile(r"\{\w*\}|%\(?\w*\)?[sd]")
+# Words that stay Latin in any script: commands, placeholders, file formats, units.
+LATIN_ALLOWED = re.compile(r"/\w+|\{\w+\}|JPEG|PNG|WEBP|MB|kg|Telegram|ISO|\bID\b")
+CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+LATIN = re.compile(r"[A-Za-z]")
+
+
+def read(path: Path):
+    with path.open("rb") as handle:
+        return read_po(handle)
+
+
+def source_messages() -> set[str]:
+    keywords = {**DEFAULT_KEYWORDS, "N_": None}
+    found = extract_from_dir(str(ROOT / "bot"), method_map=[("**.py", "python")], keywords=keywords)
+    return {message for _file, _line, message, _comments, _context in found}
+
+
+def template_messages() -> set[str]:
+    return {message.id for message in read(LOCALES_DIR / "bot.pot") if message.id}
+
+
+def test_template_matches_the_source_code():
+    missing = source_messages() - template_messages()
+    stale = template_messages() - source_messages()
+    assert not missing, f"run `make messages`: not in bot.pot: {sorted(missing)}"
+    assert not stale, f"run `make messages`: no longer in the code: {sorted(stale)}"
+
+
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_catalogue_is_complete_and_placeholders_match(lang):
+    catalogue = {message.id: message for message in read(catalogue_path(lang)) if message.id}
+    for msgid in template_messages():
+        message = catalogue.get(msgid)
+        assert message is not None, f"{lang}: missing {msgid!r}"
+        assert message.string and message.string.strip(), f"{lang}: untranslated {msgid!r}"
+        assert "fuzzy" not in message.flags, f"{lang}: fuzzy {msgid!r}"
+        assert sorted(PLACEHOLDER.findall(msgid)) == sorted(PLACEHOLDER.findall(message.string)), (lang, msgid)
+        assert message.string != msgid or not LATIN.search(msgid), f"{lang}: copied from English: {msgid!r}"
+
+
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_catalogue_uses_the_right_script(lang):
+    for message in read(catalogue_path(lang)):
+        if not message.id:
+            continue
+        text = LATIN_ALLOWED.sub("", message.string)
+        if lang == "uz":
+            assert not CYRILLIC.search(text), f"uz must be Latin: {message.string!r}"
+            assert "'" not in text and "`" not in text, f"uz needs ‘ and ’, not ASCII quotes: {message.string!r}"
+        else:
+            assert not LATIN.search(text), f"{lang} must be Cyrillic: {message.string!r}"
+
+
+def flow_and_region_texts():
+    for flow in load_default_flows():
+        for question in flow.questions:
+            yield from (question.text, question.hint, question.label)
+            yield from (option.text for option in question.options)
+        yield flow.title
+    for country in REGIONS.values():
+        yield country.name
+        yield from country.regions.values()
+
+
+def test_flow_and_region_texts_exist_in_every_language_and_script():
+    for texts in flow_and_region_texts():
+        if texts is None:
+            continue
+        assert set(texts) >= set(LANGUAGES), texts
+        assert not CYRILLIC.search(texts["uz"]) and not CYRILLIC.search(texts["en"]), texts
+        for lang in ("ru", "kk"):
+            assert not LATIN.search(LATIN_ALLOWED.sub("", texts[lang])), texts
+
+
+def test_kazakh_uses_its_own_letters_and_uzbek_its_apostrophes():
+    kazakh = " ".join(texts["kk"] for texts in flow_and_region_texts() if texts)
+    uzbek = " ".join(texts["uz"] for texts in flow_and_region_texts() if texts)
+    assert set("әғқңөұүі") <= set(kazakh)
+    assert "o‘" in uzbek and "g‘" in uzbek and "'" not in uzbek

@@ -1,0 +1,72 @@
+"""`tipbot try` completes a report in the terminal with piped input, as an admin without a token would."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.i18n import gettext_for
+
+from .harness import photo_with_gps
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def button_number(screen_text: str, label_start: str) -> str:
+    for line in reversed(screen_text.splitlines()):
+        match = re.match(r"\s+\[(\d+)\] (.*)", line)
+        if match and match.group(2).startswith(label_start):
+            return match.group(1)
+    raise AssertionError(f"no button starting with {label_start!r}")
+
+
+def run_try(tmp_path: Path, lang: str, lines: list[str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TIPBOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "try", "--lang", lang],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+
+def test_try_in_uzbek_completes_a_report(tmp_path):
+    photo = tmp_path / "buyruq.jpg"
+    photo.write_bytes(photo_with_gps())
+    answers = [
+        "1",  # Hisobot yuborishni boshlash (start)
+        "1", "5", "16",  # what: harvest + wages, Tayyor
+        "1",  # sector: teachers
+        "1",  # work: cotton
+        "1",  # region: O‘zbekiston
+        "1",  # first region in the list
+        "bugun",  # period: today
+        "35",  # people
+        "2",  # children: no
+        "1",  # ordered_by: hokimiyat
+        "Hokimiyat buyrug‘i bilan o‘qituvchilar paxta terimiga chiqarildi.",
+        "2",  # evidence note: continue ([1] is Back)
+        str(photo),  # evidence: a photo by path
+        "3",  # Tayyor ([1] Back, [2] Skip)
+        "2",  # danger now: no
+        "1",  # send
+    ]
+    result = run_try(tmp_path, "uz", answers)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(r"\d{4} \d{4} \d{4} \d{4}", result.stdout)
+    assert "Hokimiyat buyrug‘i bilan" in result.stdout  # shown on the review screen
+    received = gettext_for("uz")("Files received: {count}. Send more or press “Done”.").format(count=1)
+    assert received in result.stdout
+    assert (tmp_path / "data" / "tipbot.db").exists()
+
+
+def test_try_ends_cleanly_when_input_stops(tmp_path):
+    result = run_try(tmp_path, "kk", ["1", "бірдеңе"])
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
