@@ -19,8 +19,8 @@ from .flows import engine
 from .flows.catalog import FlowCatalog
 from .flows.engine import Draft, Press, Text, Unsupported
 from .flows.model import Flow, QuestionType
-from .i18n import LANGUAGE_NAMES, LANGUAGES, gettext_for, ordered_languages
-from .privacy.images import ACCEPTED_IMAGE_TYPES, CleanFile, SanitizeError
+from .i18n import LANGUAGE_NAMES, LANGUAGES, N_, gettext_for, ordered_languages
+from .privacy.images import ACCEPTED_IMAGE_TYPES, MAX_PIXELS, CleanFile, SanitizeError
 from .privacy.receipts import format_code, hash_code, new_code
 from .render import Button, Screen, format_answer, render_problem, render_step
 from storage.repository import NewTip, Repository
@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 BEGIN = "begin"
 IMAGE_CARRIERS = ("photo", "document")
+MAX_MEGAPIXELS = MAX_PIXELS // 1_000_000
+CHOOSE_LANGUAGE = N_("Choose your language")
+"""Shown in every language at once, so it is looked up in each catalogue by this msgid."""
 LANGUAGE_PREFIX = "lang:"
 
 
@@ -292,10 +295,7 @@ class Conversation:
             + "\n\n"
             + _("Your receipt code: {code}").format(code=format_code(code))
             + "\n\n"
-            + _(
-                "Write the code down somewhere safe, not in this phone. Staff read new reports every day; "
-                "with the code you will later be able to check your report."
-            )
+            + _("Write the code down somewhere safe, not on this phone. Staff read new reports every day.")
         )
         return Reply(edit=Screen(review.text + "\n\n" + _("✅ Sent.")), messages=[receipt], submitted=True)
 
@@ -304,10 +304,10 @@ class Conversation:
 
 def language_picker(preferred: str | None, has_draft: bool) -> Screen:
     order = ordered_languages(preferred)
-    lines = [gettext_for(lang)("Choose your language") for lang in order]
+    lines = [gettext_for(lang)(CHOOSE_LANGUAGE) for lang in order]
     if has_draft:
-        lines.append("")
-        lines.append(gettext_for(_fallback_language(preferred))("Your unfinished report is kept."))
+        _ = gettext_for(_fallback_language(preferred))
+        lines.extend(["", _("Your unfinished report is kept.")])
     buttons = tuple((Button(LANGUAGE_NAMES[lang], LANGUAGE_PREFIX + lang),) for lang in order)
     return Screen("\n".join(lines), buttons)
 
@@ -364,9 +364,8 @@ def start_screen(lang: str) -> Screen:
 def file_refusal(reason: str, lang: str, max_bytes: int) -> str:
     _ = gettext_for(lang)
     if reason == "too_large":
-        return _("This file is too large. Files up to {limit} MB and images up to 40 megapixels are accepted.").format(
-            limit=max_bytes // (1024 * 1024)
-        )
+        text = _("This file is too large. Files up to {limit} MB and images up to {megapixels} megapixels are accepted.")
+        return text.format(limit=max_bytes // (1024 * 1024), megapixels=MAX_MEGAPIXELS)
     if reason == "malformed":
         return _("This file could not be read. Please try another one.")
     kinds = ", ".join(mime.split("/")[1].upper() for mime in ACCEPTED_IMAGE_TYPES)

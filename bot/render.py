@@ -49,7 +49,7 @@ def render_problem(problem: Problem, lang: str) -> str:
     messages = {
         "stale": _("That button belongs to an earlier question."),
         "use_buttons": _("Please answer with one of the buttons."),
-        "not_a_number": _("Please send a number, for example 25."),
+        "not_a_number": _("Please write a number, for example 25."),
         "number_too_small": _("The number must be at least {limit}."),
         "number_too_big": _("The number must be at most {limit}."),
         "text_empty": _("Please write a few words."),
@@ -61,10 +61,10 @@ def render_problem(problem: Problem, lang: str) -> str:
         ),
         "date_future": _("This date is in the future. Please check it."),
         "date_order": _("The period ends before it starts. Please check the dates."),
-        "unsupported_input": _("Here I need text or a button, not a sticker, voice message or file."),
+        "unsupported_input": _("Please reply with text or a button, not a sticker, voice message or file."),
         "file_not_expected": _("This question needs an answer in text or with the buttons, not a file."),
         "expects_file": _("Please send a photo or an image file, or press “Done”."),
-        "too_many_files": _("You have attached {limit} files, the most for this question. Press “Done”."),
+        "too_many_files": _("You have attached {limit} files, the maximum for this question. Press “Done”."),
         "choose_at_least_one": _("Please choose at least one option, then press “Done”."),
     }
     return messages[problem.code].format(**problem.params)

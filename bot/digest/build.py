@@ -56,7 +56,8 @@ def render_header(tips: list[StoredTip], flows: FlowCatalog, lang: str, today: d
 def render_tip(tip: StoredTip, flow: Flow | None, lang: str) -> str:
     _ = gettext_for(lang)
     heading = _("Report {id} · {date}").format(id=tip.short_id, date=tip.created_on.strftime("%d.%m.%Y"))
-    lines = [f"🔴 {_('URGENT')} · {heading}" if tip.urgent else f"▪️ {heading}"]
+    urgent = _("URGENT")
+    lines = [f"🔴 {urgent} · {heading}" if tip.urgent else f"▪️ {heading}"]
     if flow is None:
         lines.append(_("(questionnaire {flow} version {version} is not available)").format(
             flow=tip.flow_id, version=tip.flow_version
@@ -74,7 +75,8 @@ def render_tip(tip: StoredTip, flow: Flow | None, lang: str) -> str:
 
 
 def no_new_tips(lang: str) -> str:
-    return gettext_for(lang)("No new reports since the last digest.")
+    _ = gettext_for(lang)
+    return _("No new reports since the last digest.")
 
 
 def _country_of(tip: StoredTip, flows: FlowCatalog, lang: str) -> str | None:
@@ -88,5 +90,6 @@ def _country_of(tip: StoredTip, flows: FlowCatalog, lang: str) -> str | None:
             if country:
                 return localized(country.name, lang)
             if answer.get("country") == OTHER_COUNTRY:
-                return gettext_for(lang)("other countries")
+                _ = gettext_for(lang)
+                return _("other countries")
     return None

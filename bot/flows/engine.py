@@ -256,8 +256,9 @@ def _on_question(flow: Flow, draft: Draft, question: Question, received: Input, 
             return _problem(flow, draft, code, limit=question.max_files)
         draft.pending = [*(draft.pending or []), {"ref": received.ref, "kind": received.kind}]
         return Outcome(draft, view(flow, draft), event="file_added")
-    expected = "expects_file" if question.type is QuestionType.ATTACHMENTS else "unsupported_input"
-    return _problem(flow, draft, expected)
+    if question.type is QuestionType.ATTACHMENTS:
+        return _problem(flow, draft, "expects_file")
+    return _problem(flow, draft, "file_not_expected" if received.kind == "file" else "unsupported_input")
 
 
 def _navigate(flow: Flow, draft: Draft, question: Question, move: str) -> Outcome:

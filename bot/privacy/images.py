@@ -20,6 +20,7 @@ from PIL import Image, ImageOps
 
 ACCEPTED_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
 
+MAX_PIXELS = 40_000_000  # width x height refused before decoding: stops decompression bombs
 MAX_SIDE = 4096  # long side of the output, in pixels
 MAX_JPEG_BYTES = 10_000_000  # Telegram's limit for photos is 10 MB
 JPEG_QUALITY = 90
@@ -60,7 +61,7 @@ def detect_image_type(data: bytes) -> str | None:
     return None
 
 
-def sanitize_image(data: bytes, max_pixels: int = 40_000_000) -> CleanFile:
+def sanitize_image(data: bytes, max_pixels: int = MAX_PIXELS) -> CleanFile:
     """Re-encode an image from its pixels alone: JPEG and WebP -> JPEG, PNG -> PNG.
 
     Raises SanitizeError("unsupported") for anything but JPEG/PNG/WebP content,
