@@ -22,6 +22,7 @@ try: install
 	$(BIN)/tipbot try
 
 test: dev
+	$(BIN)/ruff check bot storage tests
 	$(BIN)/python -m pytest -q
 
 lint: dev

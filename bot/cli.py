@@ -145,7 +145,12 @@ async def _send_digest_now(settings: Settings, runtime) -> int:
     bot = Bot(settings.token.get_secret_value(), base_url=settings.api_base_url, base_file_url=settings.api_file_url)
     async with bot:
         report = await send_digest(
-            bot, runtime.repository, runtime.flows, settings.staff_chat_ids, settings.staff_language, runtime.today()
+            bot,
+            runtime.repository,
+            runtime.flows,
+            settings.staff_chat_ids,
+            settings.staff_language,
+            runtime.today(),
         )
     print(f"digest sent: {sum(report.delivered.values())} tip message(s), {report.digested} tip(s) complete")
     return 1 if report.failed_chats else 0
@@ -162,8 +167,10 @@ def _flows_validate(_settings: Settings, args: argparse.Namespace) -> int:
             failed = True
             print(error)
             continue
-        print(f"{path}: ok: flow '{flow.id}' version {flow.version}, {len(flow.questions)} questions, "
-              f"languages {', '.join(flow.languages)}")
+        print(
+            f"{path}: ok: flow '{flow.id}' version {flow.version}, {len(flow.questions)} questions, "
+            f"languages {', '.join(flow.languages)}"
+        )
     return 1 if failed else 0
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from storage.repository import NewTip, Repository
+
 from .flows import engine
 from .flows.catalog import FlowCatalog
 from .flows.engine import Draft, Press, Text, Unsupported
@@ -23,7 +25,6 @@ from .i18n import LANGUAGE_NAMES, LANGUAGES, N_, gettext_for, ordered_languages
 from .privacy.images import ACCEPTED_IMAGE_TYPES, MAX_PIXELS, CleanFile, SanitizeError
 from .privacy.receipts import format_code, hash_code, new_code
 from .render import Button, Screen, format_answer, render_problem, render_step
-from storage.repository import NewTip, Repository
 
 log = logging.getLogger(__name__)
 
@@ -302,6 +303,7 @@ class Conversation:
 
 # ---- screens not driven by the engine -----------------------------------------------------------------------
 
+
 def language_picker(preferred: str | None, has_draft: bool) -> Screen:
     order = ordered_languages(preferred)
     lines = [gettext_for(lang)(CHOOSE_LANGUAGE) for lang in order]
@@ -364,7 +366,9 @@ def start_screen(lang: str) -> Screen:
 def file_refusal(reason: str, lang: str, max_bytes: int) -> str:
     _ = gettext_for(lang)
     if reason == "too_large":
-        text = _("This file is too large. Files up to {limit} MB and images up to {megapixels} megapixels are accepted.")
+        text = _(
+            "This file is too large. Files up to {limit} MB and images up to {megapixels} megapixels are accepted."
+        )
         return text.format(limit=max_bytes // (1024 * 1024), megapixels=MAX_MEGAPIXELS)
     if reason == "malformed":
         return _("This file could not be read. Please try another one.")
@@ -373,6 +377,7 @@ def file_refusal(reason: str, lang: str, max_bytes: int) -> str:
 
 
 # ---- helpers ------------------------------------------------------------------------------------------------
+
 
 def _fallback_language(preferred: str | None) -> str:
     return preferred if preferred in LANGUAGES else "ru"

@@ -49,5 +49,13 @@ def configure_logging(level: str = "INFO", secrets: tuple[str, ...] = (), stream
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater", "aiosqlite", "asyncio", "alembic"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "apscheduler",
+        "telegram.ext.Updater",
+        "aiosqlite",
+        "asyncio",
+        "alembic",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

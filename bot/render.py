@@ -53,9 +53,7 @@ def render_problem(problem: Problem, lang: str) -> str:
         "number_too_small": _("The number must be at least {limit}."),
         "number_too_big": _("The number must be at most {limit}."),
         "text_empty": _("Please write a few words."),
-        "text_too_long": _(
-            "This text is too long ({length} characters). Please shorten it to {limit} characters."
-        ),
+        "text_too_long": _("This text is too long ({length} characters). Please shorten it to {limit} characters."),
         "date_format": _(
             "I could not read this date. Write, for example, “today”, 15.09.2026 or 01.09.2026–20.10.2026."
         ),

@@ -98,9 +98,7 @@ class Repository:
         """Store the tip and move its files out of the draft, all in one transaction; drop the draft."""
         tip_id = random_id()
         async with self._sessions.begin() as session:
-            files = (
-                await session.execute(select(DraftFile).where(DraftFile.ref.in_(file_refs)))
-            ).scalars().all()
+            files = (await session.execute(select(DraftFile).where(DraftFile.ref.in_(file_refs)))).scalars().all()
             by_ref = {row.ref: row for row in files if row.draft_key == draft_key}
             missing = [ref for ref in file_refs if ref not in by_ref]
             if missing:
@@ -139,9 +137,7 @@ class Repository:
         """Tips not yet digested that this staff chat has not accepted yet, oldest day first."""
         delivered = select(Delivery.tip_id).where(Delivery.chat_id == chat_id)
         query = (
-            select(Tip)
-            .where(Tip.digest_status == "pending", Tip.id.not_in(delivered))
-            .order_by(Tip.created_on, Tip.id)
+            select(Tip).where(Tip.digest_status == "pending", Tip.id.not_in(delivered)).order_by(Tip.created_on, Tip.id)
         )
         return await self._load_tips(query)
 
@@ -169,8 +165,10 @@ class Repository:
                 .having(func.count(func.distinct(Delivery.chat_id)) == len(set(chat_ids)))
             )
             tips = (
-                await session.execute(select(Tip).where(Tip.digest_status == "pending", Tip.id.in_(delivered)))
-            ).scalars().all()
+                (await session.execute(select(Tip).where(Tip.digest_status == "pending", Tip.id.in_(delivered))))
+                .scalars()
+                .all()
+            )
             for tip in tips:
                 tip.digest_status = "sent"
             return len(tips)
@@ -185,10 +183,14 @@ class Repository:
             result = []
             for row in rows:
                 attachments = (
-                    await session.execute(
-                        select(Attachment).where(Attachment.tip_id == row.id).order_by(Attachment.position)
+                    (
+                        await session.execute(
+                            select(Attachment).where(Attachment.tip_id == row.id).order_by(Attachment.position)
+                        )
                     )
-                ).scalars().all()
+                    .scalars()
+                    .all()
+                )
                 result.append(
                     StoredTip(
                         id=row.id,
@@ -199,7 +201,10 @@ class Repository:
                         urgent=row.urgent,
                         files=[
                             StoredFile(
-                                a.id, a.kind, a.mime, self._cipher.decrypt(a.data, b"attachment:" + a.id.encode())
+                                a.id,
+                                a.kind,
+                                a.mime,
+                                self._cipher.decrypt(a.data, b"attachment:" + a.id.encode()),
                             )
                             for a in attachments
                         ],

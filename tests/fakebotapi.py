@@ -299,9 +299,7 @@ class SentMessage:
         if isinstance(markup.get("inline_keyboard"), list):
             return markup["inline_keyboard"]
         if isinstance(markup.get("keyboard"), list):
-            return [
-                [b if isinstance(b, dict) else {"text": str(b)} for b in row] for row in markup["keyboard"]
-            ]
+            return [[b if isinstance(b, dict) else {"text": str(b)} for b in row] for row in markup["keyboard"]]
         return []
 
     def button_texts(self) -> list[str]:
@@ -423,9 +421,7 @@ def _render_markdown_v2(text: str) -> str:
     names = {"*": "Bold", "_": "Italic", "__": "Underline", "~": "Strikethrough", "||": "Spoiler"}
 
     def reserved(ch: str) -> BotAPIError:
-        return _bad(
-            f"can't parse entities: Character '{ch}' is reserved and must be escaped with the preceding '\\'"
-        )
+        return _bad(f"can't parse entities: Character '{ch}' is reserved and must be escaped with the preceding '\\'")
 
     while i < n:
         ch = text[i]
@@ -1170,9 +1166,7 @@ class FakeBotAPI:
             )
         return sizes
 
-    def _media_object(
-        self, kind: str, data: bytes, file_name: str | None, mime_type: str | None
-    ) -> tuple[Any, str]:
+    def _media_object(self, kind: str, data: bytes, file_name: str | None, mime_type: str | None) -> tuple[Any, str]:
         """Build the message field for ``kind`` (photo/document/...); returns (value, file_id)."""
         if kind == "photo":
             sizes = self._photo_sizes(data)
@@ -1265,8 +1259,7 @@ class FakeBotAPI:
                         raise _bad("can't parse inline keyboard button: Text must be a String")
                     if not any(k in button for k in _INLINE_BUTTON_ACTIONS):
                         raise _bad(
-                            "can't parse inline keyboard button: Text buttons are "
-                            "unallowed in the inline keyboard"
+                            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
                         )
                     if "callback_data" in button:
                         data = button["callback_data"]
@@ -1275,9 +1268,7 @@ class FakeBotAPI:
                     if "url" in button:
                         url = str(button["url"])
                         if not url.startswith(("http://", "https://", "tg://")):
-                            raise _bad(
-                                f"inline keyboard button URL '{url}' is invalid: Unsupported URL protocol"
-                            )
+                            raise _bad(f"inline keyboard button URL '{url}' is invalid: Unsupported URL protocol")
         elif "keyboard" in markup:
             if not isinstance(markup["keyboard"], list):
                 raise _bad('field "keyboard" must be an Array')
@@ -1469,9 +1460,7 @@ class FakeBotAPI:
                 dropped = [u for u in self._updates if not (set(u) - {"update_id"}) & allowed_set]
                 if dropped:
                     self._updates = [u for u in self._updates if u not in dropped]
-                    self._delivered_update_id = max(
-                        self._delivered_update_id, max(u["update_id"] for u in dropped)
-                    )
+                    self._delivered_update_id = max(self._delivered_update_id, max(u["update_id"] for u in dropped))
                     self._notify()
             batch = self._updates[:limit]
             remaining = deadline - loop.time()
@@ -1528,9 +1517,7 @@ class FakeBotAPI:
         params = call.params
         chat_id = self._resolve_chat(params)
         contact = {
-            k: params[k]
-            for k in ("phone_number", "first_name", "last_name", "vcard")
-            if params.get(k) is not None
+            k: params[k] for k in ("phone_number", "first_name", "last_name", "vcard") if params.get(k) is not None
         }
         contact["phone_number"] = str(contact.get("phone_number", ""))
         return self._new_bot_message(

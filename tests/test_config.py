@@ -40,7 +40,11 @@ def test_values_from_environment_and_env_file(tmp_path, monkeypatch):
         ("TIPBOT_TIMEZONE", "Mars/Olympus", "invalid setting TIPBOT_TIMEZONE: unknown time zone"),
         ("TIPBOT_STAFF_CHAT_IDS", "staff-group", "invalid setting TIPBOT_STAFF_CHAT_IDS: must be a comma"),
         ("TIPBOT_DIGEST_TIME", "9 o'clock", "invalid setting TIPBOT_DIGEST_TIME"),
-        ("TIPBOT_STAFF_LANGUAGE", "de", "invalid setting TIPBOT_STAFF_LANGUAGE: must be one of ru, uz, kk, en"),
+        (
+            "TIPBOT_STAFF_LANGUAGE",
+            "de",
+            "invalid setting TIPBOT_STAFF_LANGUAGE: must be one of ru, uz, kk, en",
+        ),
     ],
 )
 def test_bad_values_name_the_setting(tmp_path, monkeypatch, variable, value, expected):
@@ -52,8 +56,14 @@ def test_bad_values_name_the_setting(tmp_path, monkeypatch, variable, value, exp
 
 def test_cli_prints_one_line_and_exits_2_on_bad_config(tmp_path):
     env = {**os.environ, "TIPBOT_TIMEZONE": "Nowhere/City", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "bot", "flows", "list"], capture_output=True, text=True,
-                            env=env, cwd=tmp_path, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "flows", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "tipbot: invalid setting TIPBOT_TIMEZONE: unknown time zone 'Nowhere/City' (use a name like Asia/Tashkent)"
@@ -61,9 +71,20 @@ def test_cli_prints_one_line_and_exits_2_on_bad_config(tmp_path):
 
 
 def test_short_secret_key_is_refused(tmp_path):
-    env = {**os.environ, "TIPBOT_SECRET_KEY": "short", "TIPBOT_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "bot", "digest", "--print"], capture_output=True, text=True,
-                            env=env, cwd=tmp_path, timeout=60)
+    env = {
+        **os.environ,
+        "TIPBOT_SECRET_KEY": "short",
+        "TIPBOT_DATA_DIR": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "digest", "--print"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert result.returncode == 2 and "TIPBOT_SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
 
 

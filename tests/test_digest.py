@@ -119,8 +119,13 @@ async def test_digest_is_scheduled_daily_at_the_configured_local_time(api, make_
 
 async def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     return process.returncode, out.decode(), err.decode()
@@ -134,9 +139,13 @@ async def test_cli_prints_and_sends_the_digest(api, make_settings, tmp_path):
     await store_tip(runtime, "p", "Шахтада паспорттарды алып қойды", country="KZ", region="KZ-35")
     await runtime.close()
     env = {
-        "TIPBOT_DATA_DIR": str(settings.data_dir), "TIPBOT_SECRET_KEY": "k" * 40, "TIPBOT_STAFF_LANGUAGE": "kk",
-        "TIPBOT_TOKEN": FakeBotAPI.token, "TIPBOT_API_BASE_URL": api.base_url,
-        "TIPBOT_API_FILE_URL": api.base_file_url, "TIPBOT_STAFF_CHAT_IDS": str(STAFF_CHAT),
+        "TIPBOT_DATA_DIR": str(settings.data_dir),
+        "TIPBOT_SECRET_KEY": "k" * 40,
+        "TIPBOT_STAFF_LANGUAGE": "kk",
+        "TIPBOT_TOKEN": FakeBotAPI.token,
+        "TIPBOT_API_BASE_URL": api.base_url,
+        "TIPBOT_API_FILE_URL": api.base_file_url,
+        "TIPBOT_STAFF_CHAT_IDS": str(STAFF_CHAT),
     }
     code, out, err = await run_cli("digest", "--print", env=env)
     assert code == 0, err

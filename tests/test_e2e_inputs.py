@@ -37,8 +37,12 @@ async def test_language_buttons_put_telegrams_language_first(api, settings):
         api.send_command(reporter.user, "/start")
         picker = await reporter.wait(lambda m: bool(m.buttons()))
         assert picker.button_texts() == ["Қазақша", "Русский", "O‘zbekcha", "English"]
-        assert picker.text.splitlines()[:4] == ["Тілді таңдаңыз", "Выберите язык", "Tilni tanlang",
-                                                "Choose your language"]
+        assert picker.text.splitlines()[:4] == [
+            "Тілді таңдаңыз",
+            "Выберите язык",
+            "Tilni tanlang",
+            "Choose your language",
+        ]
 
 
 async def test_wrong_input_is_explained_and_the_question_repeated(api, settings):
@@ -48,15 +52,17 @@ async def test_wrong_input_is_explained_and_the_question_repeated(api, settings)
         after = api.mark(reporter.chat)
         api.send_sticker(reporter.user)
         await reporter.question("what", after)
-        assert texts_after(reporter, after)[0] == _("Please reply with text or a button, not a sticker, voice "
-                                                    "message or file.")
+        assert texts_after(reporter, after)[0] == _(
+            "Please reply with text or a button, not a sticker, voice message or file."
+        )
         question = await reporter.say("cotton", lambda m: asks(m, "what"))
         assert _("Please answer with one of the buttons.") in texts_after(reporter, api.mark(reporter.chat) - 2)
         after = api.mark(reporter.chat)
         api.send_document(reporter.user, b"%PDF-1.4 order", "order.pdf", "application/pdf")
         await reporter.question("what", after)
-        assert texts_after(reporter, after)[0] == _("This question needs an answer in text or with the buttons, "
-                                                    "not a file.")
+        assert texts_after(reporter, after)[0] == _(
+            "This question needs an answer in text or with the buttons, not a file."
+        )
         await reporter.press(actions.nav("what", "done"))  # nothing chosen yet
         answer = api.callback_answer(api.calls_to("answerCallbackQuery")[-1].params["callback_query_id"])
         assert answer["text"] == _("Please choose at least one option, then press “Done”.")
@@ -69,8 +75,9 @@ async def test_number_out_of_range_and_unaccepted_file_types(api, settings):
         await open_questionnaire(reporter, "en")
         await answer_first_part(reporter)
         await reporter.say("today", lambda m: asks(m, "people"))
-        problem = await reporter.say("-3", lambda m: m.text == _("The number must be at least {limit}.").format(
-            limit=1))
+        problem = await reporter.say(
+            "-3", lambda m: m.text == _("The number must be at least {limit}.").format(limit=1)
+        )
         assert problem
         await reporter.question("people", after=reporter.messages().index(problem))
         await reporter.say("12", lambda m: asks(m, "children"))
@@ -84,7 +91,8 @@ async def test_number_out_of_range_and_unaccepted_file_types(api, settings):
         await reporter.question("evidence", after)
         refusal = texts_after(reporter, after)[0]
         assert refusal == _("This type of file is not accepted. You can send photos and images ({kinds}).").format(
-            kinds="JPEG, PNG, WEBP")
+            kinds="JPEG, PNG, WEBP"
+        )
         after = api.mark(reporter.chat)
         api.send_document(reporter.user, b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "fake.png", "image/png")
         await reporter.question("evidence", after)
@@ -95,8 +103,9 @@ async def test_number_out_of_range_and_unaccepted_file_types(api, settings):
         received = await reporter.wait(lambda m: asks(m, "evidence") and "1" in (m.text or ""), after)
         assert _("Files received: {count}. Send more or press “Done”.").format(count=1) in received.text
         await reporter.press_and_wait(actions.nav("evidence", "done"), lambda m: asks(m, "danger_now"))
-        await reporter.press_and_wait(actions.option("danger_now", "no"), lambda m: actions.CONFIRM in str(
-            m.reply_markup))
+        await reporter.press_and_wait(
+            actions.option("danger_now", "no"), lambda m: actions.CONFIRM in str(m.reply_markup)
+        )
         await reporter.press_and_wait(actions.CONFIRM, lambda m: "receipt" in (m.text or ""))
         [tip] = await runtime.repository.pending_tips()
         assert len(tip.files) == 1 and tip.files[0].mime == "image/jpeg"
@@ -117,7 +126,8 @@ async def test_help_privacy_language_and_cancel(api, settings):
 
         cancelled = await reporter.say("/cancel", lambda m: "/start" in (m.text or ""))
         assert cancelled.text == gettext_for("uz")(
-            "Your unfinished report has been deleted. Send /start to begin again.")
+            "Your unfinished report has been deleted. Send /start to begin again."
+        )
         assert await runtime.repository.count_tips() == 0
         again = await reporter.say("/cancel", lambda m: True)
         assert again.text == gettext_for("ru")("There is no report in progress.")  # from Telegram's language
@@ -137,4 +147,5 @@ async def test_strangers_get_the_neutral_help_for_staff_commands(api, settings):
         await api.wait_for_message(STAFF_CHAT)
         confirmation = await api.wait_for_message(admin.id)
         assert confirmation.text == gettext_for(runtime.settings.staff_language)(
-            "The digest has been sent to the staff chats.")
+            "The digest has been sent to the staff chats."
+        )

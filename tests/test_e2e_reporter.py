@@ -15,7 +15,16 @@ from bot.logs import configure_logging
 from bot.privacy.keys import Keys
 
 from .fakebotapi import FakeBotAPI, FakeUser
-from .harness import RECEIPT, STAFF_CHAT, Reporter, asks, bot_settings, eventually, photo_with_gps, running_bot
+from .harness import (
+    RECEIPT,
+    STAFF_CHAT,
+    Reporter,
+    asks,
+    bot_settings,
+    eventually,
+    photo_with_gps,
+    running_bot,
+)
 
 STAFF_MEMBER = FakeUser(id=5550001, first_name="Staff", username="staff_member")
 DESCRIPTIONS = {
@@ -34,8 +43,9 @@ async def api():
 
 async def open_questionnaire(reporter: Reporter, lang: str) -> None:
     reporter.api.send_command(reporter.user, "/start")
-    picker = await reporter.wait(lambda m: any("lang:" in (b.get("callback_data") or "")
-                                               for row in m.buttons() for b in row))
+    picker = await reporter.wait(
+        lambda m: any("lang:" in (b.get("callback_data") or "") for row in m.buttons() for b in row)
+    )
     await reporter.press_and_wait(f"lang:{lang}", lambda m: m.buttons() and "begin" in str(m.reply_markup))
     assert picker.buttons() == [], "the language buttons are removed once chosen"
     await reporter.press_and_wait("begin", lambda m: asks(m, "what"))
@@ -58,8 +68,9 @@ async def complete_tip(reporter: Reporter, lang: str, photo: bytes) -> str:
     await answer_first_part(reporter)
     _ = gettext_for(lang)
     problem = await reporter.say("soon", lambda m: m.text and "15.09.2026" in m.text and not m.buttons())
-    assert problem.text == _("I could not read this date. Write, for example, “today”, 15.09.2026 or "
-                             "01.09.2026–20.10.2026.")
+    assert problem.text == _(
+        "I could not read this date. Write, for example, “today”, 15.09.2026 or 01.09.2026–20.10.2026."
+    )
     await reporter.question("period", after=reporter.messages().index(problem))
     await reporter.say("15.09.2026 - 20.10.2026", lambda m: asks(m, "people"))
     await reporter.say("40", lambda m: asks(m, "children"))
@@ -75,8 +86,9 @@ async def complete_tip(reporter: Reporter, lang: str, photo: bytes) -> str:
     received = await reporter.wait(lambda m: asks(m, "evidence") and "1" in (m.text or ""), after)
     assert _("Files received: {count}. Send more or press “Done”.").format(count=1) in received.text
     await reporter.press_and_wait(actions.nav("evidence", "done"), lambda m: asks(m, "danger_now"))
-    review = await reporter.press_and_wait(actions.option("danger_now", "no"),
-                                           lambda m: actions.CONFIRM in str(m.reply_markup))
+    review = await reporter.press_and_wait(
+        actions.option("danger_now", "no"), lambda m: actions.CONFIRM in str(m.reply_markup)
+    )
     assert DESCRIPTIONS[lang] in review.text
     receipt = await reporter.press_and_wait(actions.CONFIRM, lambda m: RECEIPT.search(m.text or ""))
     assert _("Thank you. Your report has been received.") in receipt.text
@@ -122,8 +134,13 @@ async def test_reporter_completes_the_default_flow_and_staff_get_it(api, make_se
 
 async def test_no_identifier_reaches_database_or_logs(api, make_settings, tmp_path):
     """Distinctive identifiers of the reporter must not appear in the SQLite file or the log output."""
-    user = FakeUser(id=987654321777, first_name="Zulfiyaxon", last_name="Qodirova-Unique",
-                    username="zulfiya_secret_handle", language_code="uz")
+    user = FakeUser(
+        id=987654321777,
+        first_name="Zulfiyaxon",
+        last_name="Qodirova-Unique",
+        username="zulfiya_secret_handle",
+        language_code="uz",
+    )
     database = tmp_path / "leak.db"
     settings = bot_settings(make_settings, api, database_url=f"sqlite+aiosqlite:///{database}", log_level="DEBUG")
     log_output = io.StringIO()
@@ -162,7 +179,9 @@ async def test_restart_mid_questionnaire_continues_the_same_draft(api, make_sett
         await reporter.say(DESCRIPTIONS["ru"], lambda m: asks(m, "evidence_note"))
         await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))
         await reporter.press_and_wait(actions.nav("evidence", "skip"), lambda m: asks(m, "danger_now"))
-        await reporter.press_and_wait(actions.option("danger_now", "yes"), lambda m: actions.CONFIRM in str(m.reply_markup))
+        await reporter.press_and_wait(
+            actions.option("danger_now", "yes"), lambda m: actions.CONFIRM in str(m.reply_markup)
+        )
         await reporter.press_and_wait(actions.CONFIRM, lambda m: RECEIPT.search(m.text or ""))
         [tip] = await runtime.repository.pending_tips()
         assert tip.answers["what"] == ["harvest_mobilisation", "wages"]  # answered before the restart

@@ -5,7 +5,18 @@ from datetime import date
 import pytest
 
 from bot.flows import engine
-from bot.flows.engine import Ask, Cancelled, EditMenu, File, Press, Review, Submitted, Text, Unsupported, actions
+from bot.flows.engine import (
+    Ask,
+    Cancelled,
+    EditMenu,
+    File,
+    Press,
+    Review,
+    Submitted,
+    Text,
+    Unsupported,
+    actions,
+)
 from bot.flows.loader import parse_flow
 
 TODAY = date(2026, 11, 27)
@@ -18,15 +29,40 @@ FLOW = parse_flow(
         "languages": ["en", "ru"],
         "title": T,
         "questions": [
-            {"id": "kind", "type": "choice", "text": T,
-             "options": [{"id": "cotton", "text": T}, {"id": "silk", "text": T}]},
-            {"id": "what", "type": "multi", "text": T,
-             "options": [{"id": "quota", "text": T}, {"id": "wages", "text": T}, {"id": "threats", "text": T}]},
-            {"id": "quota_kg", "type": "number", "text": T, "required": False, "min": 1, "max": 500,
-             "when": {"question": "what", "includes": "quota"}},
+            {
+                "id": "kind",
+                "type": "choice",
+                "text": T,
+                "options": [{"id": "cotton", "text": T}, {"id": "silk", "text": T}],
+            },
+            {
+                "id": "what",
+                "type": "multi",
+                "text": T,
+                "options": [
+                    {"id": "quota", "text": T},
+                    {"id": "wages", "text": T},
+                    {"id": "threats", "text": T},
+                ],
+            },
+            {
+                "id": "quota_kg",
+                "type": "number",
+                "text": T,
+                "required": False,
+                "min": 1,
+                "max": 500,
+                "when": {"question": "what", "includes": "quota"},
+            },
             {"id": "children", "type": "yesno", "text": T},
-            {"id": "ages", "type": "choice", "text": T, "when": {"question": "children", "equals": True},
-             "options": [{"id": "under_12", "text": T}, {"id": "older", "text": T}], "urgent_if": ["under_12"]},
+            {
+                "id": "ages",
+                "type": "choice",
+                "text": T,
+                "when": {"question": "children", "equals": True},
+                "options": [{"id": "under_12", "text": T}, {"id": "older", "text": T}],
+                "urgent_if": ["under_12"],
+            },
             {"id": "where", "type": "region", "text": T},
             {"id": "period", "type": "date", "text": T},
             {"id": "note", "type": "info", "text": T},
@@ -138,8 +174,16 @@ def test_branch_not_taken_is_not_asked(draft):
 def test_yesno_branch_and_urgency(draft):
     outcome = to_review(draft, children="yes")
     assert isinstance(outcome.step, Review)
-    assert [q.id for q, _ in outcome.step.items] == ["kind", "what", "children", "ages", "where", "period", "story",
-                                                    "photos"]
+    assert [q.id for q, _ in outcome.step.items] == [
+        "kind",
+        "what",
+        "children",
+        "ages",
+        "where",
+        "period",
+        "story",
+        "photos",
+    ]
     submitted = run(outcome.draft, Press(actions.CONFIRM)).step
     assert isinstance(submitted, Submitted) and submitted.urgent
     assert submitted.answers["ages"] == "under_12"
@@ -163,8 +207,15 @@ def test_region_another_country_takes_text(draft):
 
 
 def test_dates_single_period_and_errors(draft):
-    run(draft, opt("kind", "cotton"), opt("what", "wages"), nav("what", "done"), opt("children", "no"),
-        Press(actions.country("where", "UZ")), Press(actions.region("where", "UZ-QR")))
+    run(
+        draft,
+        opt("kind", "cotton"),
+        opt("what", "wages"),
+        nav("what", "done"),
+        opt("children", "no"),
+        Press(actions.country("where", "UZ")),
+        Press(actions.region("where", "UZ-QR")),
+    )
     assert run(draft, Text("next week")).problem.code == "date_format"
     assert run(draft, Text("01.01.2027")).problem.code == "date_future"
     assert run(draft, Text("20.10.2026 - 01.09.2026")).problem.code == "date_order"
@@ -192,7 +243,10 @@ def test_attachments_collect_until_done_with_a_limit(draft):
     assert run(draft, File("ref3", "image")).problem.code == "too_many_files"
     outcome = run(draft, nav("photos", "done"))
     assert isinstance(outcome.step, Review)
-    assert outcome.draft.answers["photos"] == [{"ref": "ref1", "kind": "image"}, {"ref": "ref2", "kind": "image"}]
+    assert outcome.draft.answers["photos"] == [
+        {"ref": "ref1", "kind": "image"},
+        {"ref": "ref2", "kind": "image"},
+    ]
 
 
 def test_file_or_sticker_on_a_text_question_is_refused(draft):

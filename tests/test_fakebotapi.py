@@ -82,9 +82,7 @@ def other_tasks() -> list[asyncio.Task]:
 async def running_app(
     api: FakeBotAPI, setup: Callable[[Application], None], rate_limiter: bool = False
 ) -> AsyncIterator[Application]:
-    builder = (
-        ApplicationBuilder().token(FakeBotAPI.token).base_url(api.base_url).base_file_url(api.base_file_url)
-    )
+    builder = ApplicationBuilder().token(FakeBotAPI.token).base_url(api.base_url).base_file_url(api.base_file_url)
     if rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
     app = builder.build()
@@ -215,9 +213,7 @@ async def test_document_download_and_photo_upload(api: FakeBotAPI) -> None:
         update = api.send_document(ALICE, png, file_name="pic.png", mime_type="image/png")
         assert update["message"]["document"]["file_size"] == len(png)
 
-        album = await api.wait_for_message(
-            ALICE.id, lambda m: m.method == "sendMediaGroup" and m.text == "by file_id"
-        )
+        album = await api.wait_for_message(ALICE.id, lambda m: m.method == "sendMediaGroup" and m.text == "by file_id")
         sent = api.sent_to(ALICE.id)
         assert [m.method for m in sent] == ["sendPhoto", "sendMediaGroup", "sendMediaGroup"]
         assert sent[0].text == f"pic.png ({len(png)} bytes)"

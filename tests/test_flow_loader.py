@@ -18,7 +18,13 @@ T = {"en": "Question", "ru": "Вопрос"}
 
 
 def flow_with(*questions, languages=("en", "ru")):
-    return {"id": "campaign", "version": 1, "languages": list(languages), "title": T, "questions": list(questions)}
+    return {
+        "id": "campaign",
+        "version": 1,
+        "languages": list(languages),
+        "title": T,
+        "questions": list(questions),
+    }
 
 
 def problems(raw) -> list[str]:
@@ -31,12 +37,31 @@ def test_default_flow_covers_the_issue():
     [flow] = load_default_flows()
     assert flow.id == "forced-labour" and flow.languages == ("ru", "uz", "kk", "en")
     types = {question.type for question in flow.questions}
-    assert types >= {QuestionType.MULTI, QuestionType.CHOICE, QuestionType.YESNO, QuestionType.TEXT,
-                     QuestionType.NUMBER, QuestionType.DATE, QuestionType.REGION, QuestionType.ATTACHMENTS,
-                     QuestionType.INFO}
+    assert types >= {
+        QuestionType.MULTI,
+        QuestionType.CHOICE,
+        QuestionType.YESNO,
+        QuestionType.TEXT,
+        QuestionType.NUMBER,
+        QuestionType.DATE,
+        QuestionType.REGION,
+        QuestionType.ATTACHMENTS,
+        QuestionType.INFO,
+    }
     ids = [question.id for question in flow.questions]
-    for needed in ("what", "sector", "region", "period", "people", "children", "children_ages", "ordered_by",
-                   "description", "evidence", "danger_now"):
+    for needed in (
+        "what",
+        "sector",
+        "region",
+        "period",
+        "people",
+        "children",
+        "children_ages",
+        "ordered_by",
+        "description",
+        "evidence",
+        "danger_now",
+    ):
         assert needed in ids
     assert flow.question("danger_now").urgent_if == ("yes",)
     assert flow.question("children_ages").when is not None
@@ -49,12 +74,19 @@ def test_missing_translation_names_question_and_language():
 
 
 def test_unknown_type_duplicate_ids_and_option_problems():
-    found = problems(flow_with(
-        {"id": "q1", "type": "dropdown", "text": T},
-        {"id": "q2", "type": "choice", "text": T, "options": []},
-        {"id": "q2", "type": "text", "text": T},
-        {"id": "q3", "type": "multi", "text": T, "options": [{"id": "a", "text": T}, {"id": "a", "text": T}]},
-    ))
+    found = problems(
+        flow_with(
+            {"id": "q1", "type": "dropdown", "text": T},
+            {"id": "q2", "type": "choice", "text": T, "options": []},
+            {"id": "q2", "type": "text", "text": T},
+            {
+                "id": "q3",
+                "type": "multi",
+                "text": T,
+                "options": [{"id": "a", "text": T}, {"id": "a", "text": T}],
+            },
+        )
+    )
     assert any("question 'q1': type 'dropdown' is not one of choice, multi" in p for p in found)
     assert "campaign.yaml: question 'q2': needs a non-empty list of options" in found
     assert "campaign.yaml: question 'q2': this id is used by two questions" in found
@@ -62,12 +94,14 @@ def test_unknown_type_duplicate_ids_and_option_problems():
 
 
 def test_when_must_refer_to_earlier_questions_and_known_options():
-    found = problems(flow_with(
-        {"id": "q1", "type": "yesno", "text": T, "when": {"question": "q2", "equals": "yes"}},
-        {"id": "q2", "type": "yesno", "text": T},
-        {"id": "q3", "type": "text", "text": T, "when": {"question": "q2", "equals": "maybe"}},
-        {"id": "q4", "type": "text", "text": T, "when": {"question": "nowhere", "equals": "x"}},
-    ))
+    found = problems(
+        flow_with(
+            {"id": "q1", "type": "yesno", "text": T, "when": {"question": "q2", "equals": "yes"}},
+            {"id": "q2", "type": "yesno", "text": T},
+            {"id": "q3", "type": "text", "text": T, "when": {"question": "q2", "equals": "maybe"}},
+            {"id": "q4", "type": "text", "text": T, "when": {"question": "nowhere", "equals": "x"}},
+        )
+    )
     assert found == [
         "campaign.yaml: question 'q1': when refers to a later question 'q2'",
         "campaign.yaml: question 'q3': when compares 'q2' with unknown option 'maybe'",
@@ -76,25 +110,30 @@ def test_when_must_refer_to_earlier_questions_and_known_options():
 
 
 def test_yaml_bare_yes_is_read_as_the_yes_answer():
-    flow = parse_flow(yaml.safe_load("""
+    flow = parse_flow(
+        yaml.safe_load("""
 id: campaign
 languages: [en]
 title: {en: t}
 questions:
   - {id: danger, type: yesno, text: {en: "Danger?"}, urgent_if: [yes]}
   - {id: who, type: text, text: {en: "Who?"}, when: {question: danger, equals: yes}}
-"""), source="campaign.yaml")
+"""),
+        source="campaign.yaml",
+    )
     assert flow.question("danger").urgent_if == ("yes",)
     assert flow.question("who").applies({"danger": "yes"})
 
 
 def test_limits_and_region_countries_are_checked():
-    found = problems(flow_with(
-        {"id": "n", "type": "number", "text": T, "min": 10, "max": 1},
-        {"id": "r", "type": "region", "text": T, "countries": ["UZ", "XX"]},
-        {"id": "t", "type": "text", "text": {"en": "x" * 1001, "ru": "в"}},
-        {"id": "u", "type": "text", "text": T, "urgent_if": ["yes"]},
-    ))
+    found = problems(
+        flow_with(
+            {"id": "n", "type": "number", "text": T, "min": 10, "max": 1},
+            {"id": "r", "type": "region", "text": T, "countries": ["UZ", "XX"]},
+            {"id": "t", "type": "text", "text": {"en": "x" * 1001, "ru": "в"}},
+            {"id": "u", "type": "text", "text": T, "urgent_if": ["yes"]},
+        )
+    )
     assert "campaign.yaml: question 'n': min is greater than max" in found
     assert "campaign.yaml: question 'r': country 'XX' has no region list (known: UZ, KZ, TM)" in found
     assert "campaign.yaml: question 't': language 'en': text is longer than 1000 characters" in found
@@ -106,8 +145,14 @@ def test_cli_validate_reports_problems_and_accepts_the_default(tmp_path):
     broken.write_text(yaml.safe_dump(flow_with({"id": "q1", "type": "text", "text": {"en": "Where?"}})))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TIPBOT_DATA_DIR": str(tmp_path)}
     default = ROOT / "bot" / "flows" / "default" / "forced_labour.yaml"
-    result = subprocess.run([sys.executable, "-m", "bot", "flows", "validate", str(default), str(broken)],
-                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "flows", "validate", str(default), str(broken)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert f"{default}: ok: flow 'forced-labour' version 1" in result.stdout
     assert f"{broken}: question 'q1': language 'ru': text is missing a translation" in result.stdout

@@ -53,7 +53,10 @@ def test_catalogue_is_complete_and_placeholders_match(lang):
         assert message is not None, f"{lang}: missing {msgid!r}"
         assert message.string and message.string.strip(), f"{lang}: untranslated {msgid!r}"
         assert "fuzzy" not in message.flags, f"{lang}: fuzzy {msgid!r}"
-        assert sorted(PLACEHOLDER.findall(msgid)) == sorted(PLACEHOLDER.findall(message.string)), (lang, msgid)
+        assert sorted(PLACEHOLDER.findall(msgid)) == sorted(PLACEHOLDER.findall(message.string)), (
+            lang,
+            msgid,
+        )
         assert message.string != msgid or not LATIN.search(msgid), f"{lang}: copied from English: {msgid!r}"
 
 

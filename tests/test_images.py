@@ -133,9 +133,7 @@ def dirty_png() -> bytes:
 
 @pytest.fixture(scope="module")
 def dirty_webp() -> bytes:
-    return _encode(
-        _two_colour(), "WEBP", quality=95, exif=_exif(orientation=1), icc_profile=_icc(), xmp=b"xmp-marker"
-    )
+    return _encode(_two_colour(), "WEBP", quality=95, exif=_exif(orientation=1), icc_profile=_icc(), xmp=b"xmp-marker")
 
 
 def _reopen(clean: CleanFile) -> Image.Image:

@@ -1,13 +1,20 @@
 """The repository on SQLite and PostgreSQL: drafts, tips with files, deliveries, and what is at rest."""
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from storage.repository import NewTip
 
 
 def new_tip(**overrides):
-    values = dict(flow_id="forced-labour", flow_version=1, answers={"story": "Хоким заставил"}, urgent=False,
-                  created_on=date(2026, 11, 27), receipt_hash="0" * 64)
+    values = dict(
+        flow_id="forced-labour",
+        flow_version=1,
+        answers={"story": "Хоким заставил"},
+        urgent=False,
+        created_on=date(2026, 11, 27),
+        receipt_hash="0" * 64,
+    )
     return NewTip(**{**values, **overrides})
 
 
@@ -86,6 +93,6 @@ async def test_answers_and_files_are_encrypted_at_rest(runtime, database_url):
     await repo.submit_tip("k", new_tip(answers={"story": "ответ-маркер"}), [ref])
     if database_url.startswith("sqlite"):
         await runtime.engine.dispose()
-        raw = open(database_url.split("///", 1)[1], "rb").read()
+        raw = Path(database_url.split("///", 1)[1]).read_bytes()
         for marker in ("ответ-маркер", "черновик-маркер", "FILE-MARKER-123"):
             assert marker.encode() not in raw

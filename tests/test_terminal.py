@@ -41,7 +41,9 @@ def test_try_in_uzbek_completes_a_report(tmp_path):
     photo.write_bytes(photo_with_gps())
     answers = [
         "1",  # Hisobot yuborishni boshlash (start)
-        "1", "5", "16",  # what: harvest + wages, Tayyor
+        "1",
+        "5",
+        "16",  # what: harvest + wages, Tayyor
         "1",  # sector: teachers
         "1",  # work: cotton
         "1",  # region: O‘zbekiston
@@ -69,4 +71,15 @@ def test_try_in_uzbek_completes_a_report(tmp_path):
 def test_try_ends_cleanly_when_input_stops(tmp_path):
     result = run_try(tmp_path, "kk", ["1", "бірдеңе"])
     assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_run_without_token_explains_and_starts_the_terminal_questionnaire(tmp_path):
+    env = {**os.environ, "TIPBOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"], input="", capture_output=True, text=True, env=env, cwd=tmp_path,
+        timeout=120,
+    )
+    assert "TIPBOT_TOKEN is not set" in result.stderr and "@BotFather" in result.stderr
+    assert "Выберите язык" in result.stdout and "Choose your language" in result.stdout
     assert "Traceback" not in result.stderr

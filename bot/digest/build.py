@@ -59,9 +59,11 @@ def render_tip(tip: StoredTip, flow: Flow | None, lang: str) -> str:
     urgent = _("URGENT")
     lines = [f"🔴 {urgent} · {heading}" if tip.urgent else f"▪️ {heading}"]
     if flow is None:
-        lines.append(_("(questionnaire {flow} version {version} is not available)").format(
-            flow=tip.flow_id, version=tip.flow_version
-        ))
+        lines.append(
+            _("(questionnaire {flow} version {version} is not available)").format(
+                flow=tip.flow_id, version=tip.flow_version
+            )
+        )
         lines.extend(f"{key}: {value}" for key, value in tip.answers.items())
         return "\n".join(lines)
     for question in flow.questions:

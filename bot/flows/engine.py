@@ -23,6 +23,7 @@ MAX_PLACE_LENGTH = 100
 
 # ---- inputs -------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Press:
     """A button press; `action` is what the button was built with (see `actions`)."""
@@ -84,6 +85,7 @@ class actions:
 
 
 # ---- state and results ----------------------------------------------------------------------------------
+
 
 @dataclass
 class Draft:
@@ -163,6 +165,7 @@ class Outcome:
 
 # ---- public functions -----------------------------------------------------------------------------------
 
+
 def start(flow: Flow) -> Outcome:
     draft = Draft(flow.id, flow.version)
     _advance(flow, draft)
@@ -209,6 +212,7 @@ def step(flow: Flow, draft: Draft, received: Input, today: date) -> Outcome:
 
 
 # ---- screens --------------------------------------------------------------------------------------------
+
 
 def _on_review(flow: Flow, draft: Draft, received: Input) -> Outcome:
     if isinstance(received, Press):
@@ -297,10 +301,10 @@ def _press(flow: Flow, draft: Draft, question: Question, kind: str, value: str) 
         chosen = list(draft.pending or [])
         draft.pending = [x for x in chosen if x != value] if value in chosen else [*chosen, value]
         return Outcome(draft, view(flow, draft), event="updated")
-    if kind == "country" and question.type is QuestionType.REGION:
-        if value in question.countries or value == OTHER_COUNTRY:
-            draft.pending = {"country": value}
-            return Outcome(draft, view(flow, draft), event="updated")
+    choosing_country = kind == "country" and question.type is QuestionType.REGION
+    if choosing_country and (value in question.countries or value == OTHER_COUNTRY):
+        draft.pending = {"country": value}
+        return Outcome(draft, view(flow, draft), event="updated")
     if kind == "region" and question.type is QuestionType.REGION and isinstance(draft.pending, dict):
         country = REGIONS.get(draft.pending.get("country", ""))
         if country and value in country.regions:
@@ -351,6 +355,7 @@ def _type_number(flow: Flow, draft: Draft, question: Question, text: str) -> Out
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------
+
 
 def _plain(number: float) -> int | float:
     return int(number) if float(number).is_integer() else number

@@ -228,9 +228,9 @@ class _Parser:
 
     def check_question(self, question: Question) -> None:
         label = question.id
-        if question.type is QuestionType.NUMBER and None not in (question.min, question.max):
-            if question.min > question.max:  # type: ignore[operator]
-                self.problem("min is greater than max", label)
+        bounded = question.type is QuestionType.NUMBER and None not in (question.min, question.max)
+        if bounded and question.min > question.max:  # type: ignore[operator]
+            self.problem("min is greater than max", label)
         if question.type is QuestionType.TEXT and not 1 <= question.max_length <= 4000:
             self.problem("max_length must be between 1 and 4000", label)
         if question.type is QuestionType.ATTACHMENTS and not 1 <= question.max_files <= 50:

@@ -22,10 +22,7 @@ class Country:
 
 def _load() -> dict[str, Country]:
     raw = yaml.safe_load(REGIONS_FILE.read_text(encoding="utf-8"))
-    return {
-        code: Country(code, entry["name"], dict(entry["regions"]))
-        for code, entry in raw.items()
-    }
+    return {code: Country(code, entry["name"], dict(entry["regions"])) for code, entry in raw.items()}
 
 
 REGIONS: dict[str, Country] = _load()

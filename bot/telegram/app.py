@@ -19,7 +19,7 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 
 
 def build_application(settings: Settings, runtime: Runtime | None = None) -> Application:
-    """With `runtime` given it is used as is (tests); otherwise it is opened in post_init and closed at the end."""
+    """With `runtime` given it is used as is (tests); otherwise it is opened at start and closed at the end."""
     if settings.token is None:
         raise ValueError("TIPBOT_TOKEN is not set")
     builder = (
