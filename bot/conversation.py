@@ -31,6 +31,14 @@ log = logging.getLogger(__name__)
 BEGIN = "begin"
 IMAGE_CARRIERS = ("photo", "document")
 MAX_MEGAPIXELS = MAX_PIXELS // 1_000_000
+REPORTER_COMMANDS = (
+    ("start", N_("begin a report or choose the language")),
+    ("language", N_("change the language")),
+    ("privacy", N_("what is stored and what is not")),
+    ("cancel", N_("delete the report you are writing")),
+    ("help", N_("what this bot does")),
+)
+"""Commands with their descriptions, for /help and for Telegram's command menu."""
 CHOOSE_LANGUAGE = N_("Choose your language")
 """Shown in every language at once, so it is looked up in each catalogue by this msgid."""
 LANGUAGE_PREFIX = "lang:"
@@ -344,18 +352,9 @@ def privacy_screen(lang: str, with_start: bool) -> Screen:
 
 def help_screen(lang: str) -> Screen:
     _ = gettext_for(lang)
-    text = "\n".join(
-        [
-            _("This bot takes anonymous reports about forced and child labour."),
-            "",
-            _("/start: begin a report or choose the language"),
-            _("/language: change the language"),
-            _("/privacy: what is stored and what is not"),
-            _("/cancel: delete the report you are writing"),
-            _("/help: this message"),
-        ]
-    )
-    return Screen(text)
+    lines = [_("This bot takes anonymous reports about forced and child labour."), ""]
+    lines.extend(f"/{name}: {_(description)}" for name, description in REPORTER_COMMANDS)
+    return Screen("\n".join(lines))
 
 
 def start_screen(lang: str) -> Screen:

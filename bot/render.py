@@ -146,7 +146,7 @@ def _render_ask(flow: Flow, step: Ask, lang: str) -> Screen:
         for option in question.options:
             mark = CHECKED if option.id in chosen else UNCHECKED
             rows.append((Button(f"{mark} {flow.text(option.text, lang)}", actions.option(qid, option.id)),))
-        lines.append(_("Choose all that apply, then press “Done”."))
+        lines.append(_("When you have chosen everything that applies, press “Done”."))
     elif kind is QuestionType.REGION:
         rows.extend(_region_rows(question, step.pending, lang))
         if isinstance(step.pending, dict) and step.pending.get("country") == OTHER_COUNTRY:

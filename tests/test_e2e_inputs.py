@@ -149,3 +149,17 @@ async def test_strangers_get_the_neutral_help_for_staff_commands(api, settings):
         assert confirmation.text == gettext_for(runtime.settings.staff_language)(
             "The digest has been sent to the staff chats."
         )
+
+
+async def test_command_menu_is_published_in_every_language(api):
+    from telegram import Bot
+
+    from bot.telegram.app import publish_commands
+
+    async with Bot(FakeBotAPI.token, base_url=api.base_url) as bot:
+        await publish_commands(bot)
+    menus = {call.params.get("language_code"): call.params["commands"] for call in api.calls_to("setMyCommands")}
+    assert set(menus) == {None, "ru", "uz", "kk", "en"}
+    assert [c["command"] for c in menus["kk"]] == ["start", "language", "privacy", "cancel", "help"]
+    assert menus["uz"][0]["description"] == gettext_for("uz")("begin a report or choose the language")
+    assert menus[None] == menus["ru"]

@@ -77,7 +77,12 @@ def test_try_ends_cleanly_when_input_stops(tmp_path):
 def test_run_without_token_explains_and_starts_the_terminal_questionnaire(tmp_path):
     env = {**os.environ, "TIPBOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "run"], input="", capture_output=True, text=True, env=env, cwd=tmp_path,
+        [sys.executable, "-m", "bot", "run"],
+        input="",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
         timeout=120,
     )
     assert "TIPBOT_TOKEN is not set" in result.stderr and "@BotFather" in result.stderr

@@ -15,6 +15,10 @@ from ..i18n import gettext_for
 from ..render import format_answer, question_title, split_message
 
 
+SHORT_ANSWER = 80
+"""Answers up to this length share a line with their question."""
+
+
 @dataclass(frozen=True)
 class DigestEntry:
     tip_id: str
@@ -66,13 +70,14 @@ def render_tip(tip: StoredTip, flow: Flow | None, lang: str) -> str:
         )
         lines.extend(f"{key}: {value}" for key, value in tip.answers.items())
         return "\n".join(lines)
+    lines.append("")
     for question in flow.questions:
         answer = tip.answers.get(question.id)
         if not question.asks or answer is None:
             continue
-        lines.append("")
-        lines.append(f"{question_title(flow, question, lang)}:")
-        lines.append(format_answer(flow, question, answer, lang))
+        title, text = question_title(flow, question, lang), format_answer(flow, question, answer, lang)
+        short = len(text) <= SHORT_ANSWER and "\n" not in text
+        lines.append(f"• {title}: {text}" if short else f"• {title}:\n{text}")
     return "\n".join(lines)
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from telegram import Update
+from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.ext import AIORateLimiter, Application, ContextTypes
 
 from ..config import Settings
-from ..i18n import gettext_for, match_language
+from ..conversation import REPORTER_COMMANDS
+from ..i18n import LANGUAGES, gettext_for, match_language
 from ..runtime import Runtime
 from . import reporter, staff
 from .runtime_access import attach, runtime_in, runtime_of
@@ -46,8 +47,17 @@ def _open_runtime(settings: Settings):
     async def post_init(application: Application) -> None:
         attach(application, await Runtime.open(settings))
         schedule_jobs(application, settings)
+        await publish_commands(application.bot)
 
     return post_init
+
+
+async def publish_commands(bot: Bot) -> None:
+    """The command menu in each language; Russian for Telegram apps set to any other language."""
+    for lang in (None, *LANGUAGES):
+        _ = gettext_for(lang or "ru")
+        commands = [BotCommand(name, _(description)) for name, description in REPORTER_COMMANDS]
+        await bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(), language_code=lang)
 
 
 async def _close_runtime(application: Application) -> None:

@@ -9,13 +9,13 @@ from telegram import Message, Update
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from ..conversation import Command, Event, Reply, Upload
+from ..conversation import REPORTER_COMMANDS, Command, Event, Reply, Upload
 from ..flows.engine import Press, Text, Unsupported
 from ..i18n import match_language
 from .keyboards import markup
 from .runtime_access import runtime_of
 
-REPORTER_COMMANDS = ("start", "language", "help", "privacy", "cancel")
+COMMAND_NAMES = tuple(name for name, _description in REPORTER_COMMANDS)
 FILE_KINDS = ("document", "voice", "audio", "video", "video_note", "animation")
 
 
@@ -46,7 +46,7 @@ def to_event(update: Update) -> Event:
         if message.text.startswith("/"):
             name = message.text[1:].split(maxsplit=1)[0].split("@")[0].lower() if len(message.text) > 1 else ""
             language = message.from_user.language_code if message.from_user else None
-            return Command(name if name in REPORTER_COMMANDS else "help", preferred=match_language(language))
+            return Command(name if name in COMMAND_NAMES else "help", preferred=match_language(language))
         return Text(message.text)
     if message.photo:
         largest = message.photo[-1]
