@@ -14,7 +14,6 @@ from ..flows.regions import OTHER_COUNTRY, REGIONS, localized
 from ..i18n import gettext_for
 from ..render import format_answer, question_title, split_message
 
-
 SHORT_ANSWER = 80
 """Answers up to this length share a line with their question."""
 
