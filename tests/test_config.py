@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import time
-from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, load_settings
 
-ROOT = Path(__file__).resolve().parent.parent
+from .cli import tipbot
 
 
 def test_defaults(tmp_path, monkeypatch):
@@ -55,15 +51,7 @@ def test_bad_values_name_the_setting(tmp_path, monkeypatch, variable, value, exp
 
 
 def test_cli_prints_one_line_and_exits_2_on_bad_config(tmp_path):
-    env = {**os.environ, "TIPBOT_TIMEZONE": "Nowhere/City", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "flows", "list"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-    )
+    result = tipbot("flows", "list", cwd=tmp_path, env={"TIPBOT_TIMEZONE": "Nowhere/City"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "tipbot: invalid setting TIPBOT_TIMEZONE: unknown time zone 'Nowhere/City' (use a name like Asia/Tashkent)"
@@ -71,20 +59,7 @@ def test_cli_prints_one_line_and_exits_2_on_bad_config(tmp_path):
 
 
 def test_short_secret_key_is_refused(tmp_path):
-    env = {
-        **os.environ,
-        "TIPBOT_SECRET_KEY": "short",
-        "TIPBOT_DATA_DIR": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "digest", "--print"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-    )
+    result = tipbot("digest", "--print", cwd=tmp_path, env={"TIPBOT_SECRET_KEY": "short"})
     assert result.returncode == 2 and "TIPBOT_SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
 
 

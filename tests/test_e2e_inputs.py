@@ -163,3 +163,33 @@ async def test_command_menu_is_published_in_every_language(api):
     assert [c["command"] for c in menus["kk"]] == ["start", "language", "privacy", "cancel", "help"]
     assert menus["uz"][0]["description"] == gettext_for("uz")("begin a report or choose the language")
     assert menus[None] == menus["ru"]
+
+
+async def test_an_unexpected_failure_apologises_and_the_conversation_goes_on(api, settings):
+    from dataclasses import replace
+
+    reporter = Reporter(api, FakeUser(id=7100006, first_name="Bobur", language_code="uz"))
+    async with running_bot(settings) as runtime:
+        await open_questionnaire(reporter, "uz")
+        working = runtime.conversation.services
+
+        async def broken(data: bytes):
+            raise RuntimeError("disk full")
+
+        runtime.conversation.services = replace(working, sanitize=broken)
+        await answer_first_part(reporter)
+        await reporter.say("bugun", lambda m: asks(m, "people"))
+        await reporter.press_and_wait(actions.nav("people", "skip"), lambda m: asks(m, "children"))
+        await reporter.press_and_wait(actions.option("children", "no"), lambda m: asks(m, "ordered_by"))
+        await reporter.press_and_wait(actions.option("ordered_by", "mahalla"), lambda m: asks(m, "description"))
+        await reporter.say("Mahalla raisi hasharga majbur qildi.", lambda m: asks(m, "evidence_note"))
+        await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))
+        after = api.mark(reporter.chat)
+        api.send_document(reporter.user, photo_with_gps(), "rasm.jpg", "image/jpeg")
+        sorry = await reporter.wait(lambda m: True, after)
+        assert sorry.text == gettext_for("uz")("Sorry, something went wrong. Please try again in a moment.")
+
+        runtime.conversation.services = working
+        after = api.mark(reporter.chat)
+        api.send_document(reporter.user, photo_with_gps(), "rasm.jpg", "image/jpeg")
+        await reporter.wait(lambda m: asks(m, "evidence") and "1" in (m.text or ""), after)

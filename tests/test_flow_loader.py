@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import yaml
 
 from bot.flows.loader import FlowError, load_default_flows, parse_flow
 from bot.flows.model import QuestionType
 
-ROOT = Path(__file__).resolve().parent.parent
+from .cli import ROOT, tipbot
+
 T = {"en": "Question", "ru": "Вопрос"}
 
 
@@ -143,16 +139,8 @@ def test_limits_and_region_countries_are_checked():
 def test_cli_validate_reports_problems_and_accepts_the_default(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text(yaml.safe_dump(flow_with({"id": "q1", "type": "text", "text": {"en": "Where?"}})))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TIPBOT_DATA_DIR": str(tmp_path)}
     default = ROOT / "bot" / "flows" / "default" / "forced_labour.yaml"
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "flows", "validate", str(default), str(broken)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-    )
+    result = tipbot("flows", "validate", str(default), str(broken), cwd=tmp_path)
     assert result.returncode == 1
     assert f"{default}: ok: flow 'forced-labour' version 1" in result.stdout
     assert f"{broken}: question 'q1': language 'ru': text is missing a translation" in result.stdout

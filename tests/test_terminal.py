@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 from bot.i18n import gettext_for
 
+from .cli import tipbot
 from .harness import photo_with_gps
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def button_number(screen_text: str, label_start: str) -> str:
-    for line in reversed(screen_text.splitlines()):
-        match = re.match(r"\s+\[(\d+)\] (.*)", line)
-        if match and match.group(2).startswith(label_start):
-            return match.group(1)
-    raise AssertionError(f"no button starting with {label_start!r}")
 
 
 def run_try(tmp_path: Path, lang: str, lines: list[str]) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TIPBOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "try", "--lang", lang],
-        input="\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    return tipbot("try", "--lang", lang, cwd=tmp_path, stdin="\n".join(lines) + "\n")
 
 
 def test_try_in_uzbek_completes_a_report(tmp_path):
@@ -75,16 +55,7 @@ def test_try_ends_cleanly_when_input_stops(tmp_path):
 
 
 def test_run_without_token_explains_and_starts_the_terminal_questionnaire(tmp_path):
-    env = {**os.environ, "TIPBOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
-        input="",
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    result = tipbot("run", cwd=tmp_path)
     assert "TIPBOT_TOKEN is not set" in result.stderr and "@BotFather" in result.stderr
     assert "Выберите язык" in result.stdout and "Choose your language" in result.stdout
     assert "Traceback" not in result.stderr
