@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -25,8 +24,6 @@ from .i18n import LANGUAGE_NAMES, LANGUAGES, N_, gettext_for, ordered_languages
 from .privacy.images import ACCEPTED_IMAGE_TYPES, MAX_PIXELS, CleanFile, SanitizeError
 from .privacy.receipts import format_code, hash_code, new_code
 from .render import Button, Screen, format_answer, render_problem, render_step
-
-log = logging.getLogger(__name__)
 
 BEGIN = "begin"
 IMAGE_CARRIERS = ("photo", "document")
@@ -229,31 +226,29 @@ class Conversation:
             if isinstance(received, Reply):
                 return received
             event = received
-        before = engine.view(flow, draft)
-        before_screen = render_step(flow, before, lang)
+        before = render_step(flow, engine.view(flow, draft), lang)
         asked = draft.current
         outcome = engine.step(flow, draft, event, self.services.today())
         session.draft = outcome.draft
-        screen = render_step(flow, outcome.step, lang) if _has_screen(outcome.step) else None
-
-        if outcome.problem is not None:
-            message = render_problem(outcome.problem, lang)
-            if isinstance(event, Press):
-                return Reply(toast=message)
-            return Reply(messages=[Screen(message), screen])  # type: ignore[list-item]
         if isinstance(outcome.step, engine.Submitted):
-            return await self._submit(chat_key, session, flow, outcome.step, before_screen)
+            return await self._submit(chat_key, session, flow, outcome.step, before)
         if isinstance(outcome.step, engine.Cancelled):
             session.discard = True
             done = Screen(_("Your report has been deleted. Nothing was sent."))
-            return Reply(edit=Screen(before_screen.text), messages=[done, start_screen(lang)])
-        if outcome.event in ("updated",):
+            return Reply(edit=Screen(before.text), messages=[done, start_screen(lang)])
+        screen = render_step(flow, outcome.step, lang)
+        if outcome.problem is not None:
+            message = render_problem(outcome.problem, lang)
+            return Reply(toast=message) if isinstance(event, Press) else Reply(messages=[Screen(message), screen])
+        if outcome.event == "updated":
             return Reply(edit=screen)
-        if outcome.event == "file_added":
-            return Reply(messages=[screen])  # type: ignore[list-item]
         if isinstance(event, Press):
-            return Reply(edit=_answered(flow, before_screen, asked, outcome.draft, lang), messages=[screen])  # type: ignore[list-item]
-        return Reply(messages=[screen])  # type: ignore[list-item]
+            answered = outcome.event == "answered"
+            return Reply(
+                edit=_answered(flow, before, asked, outcome.draft, lang) if answered else Screen(before.text),
+                messages=[screen],
+            )
+        return Reply(messages=[screen])
 
     async def _receive_file(
         self, chat_key: str, session: Session, flow: Flow, upload: Upload
@@ -262,7 +257,6 @@ class Conversation:
         assert draft is not None and lang is not None
         if not engine.accepts_file(flow, draft):
             return Unsupported("file")
-        _ = gettext_for(lang)
         problem = None
         if upload.kind not in IMAGE_CARRIERS:
             problem = "unsupported"
@@ -276,8 +270,7 @@ class Conversation:
         if problem is not None:
             step = render_step(flow, engine.view(flow, draft), lang)
             return Reply(messages=[Screen(file_refusal(problem, lang, self.services.max_file_bytes)), step])
-        if not await self.services.repository.load_draft(chat_key):
-            await self.services.repository.save_draft(chat_key, session.to_json(), self.services.now())
+        await self.services.repository.save_draft(chat_key, session.to_json(), self.services.now())
         ref = await self.services.repository.add_draft_file(chat_key, clean.mime, clean.data)
         return engine.File(ref, clean.mime.split("/")[0])
 
@@ -295,7 +288,7 @@ class Conversation:
             answers=answers,
             urgent=submitted.urgent,
             created_on=self.services.today(),
-            receipt_hash=hash_code(code, self.services.receipt_salt),
+            receipt_hash=await asyncio.to_thread(hash_code, code, self.services.receipt_salt),
         )
         await self.services.repository.submit_tip(chat_key, tip, file_refs)
         session.discard = True
@@ -382,14 +375,10 @@ def _fallback_language(preferred: str | None) -> str:
     return preferred if preferred in LANGUAGES else "ru"
 
 
-def _has_screen(step: engine.Step) -> bool:
-    return isinstance(step, engine.Ask | engine.Review | engine.EditMenu)
-
-
 def _answered(flow: Flow, before: Screen, question_id: str | None, draft: Draft, lang: str) -> Screen:
     """The question message once answered: its text plus the answer, without buttons."""
     question = flow.question(question_id or "")
-    if question is None or not question.asks or question.id not in draft.answers or draft.current == question.id:
+    if question is None or not question.asks or question.id not in draft.answers:
         return Screen(before.text)
     answer = format_answer(flow, question, draft.answers[question.id], lang)
     return Screen(f"{before.text}\n\n→ {answer}")

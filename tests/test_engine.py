@@ -258,7 +258,7 @@ def test_file_or_sticker_on_a_text_question_is_refused(draft):
 def test_back_returns_to_previous_answered_question_and_forward_again(draft):
     run(draft, opt("kind", "cotton"), opt("what", "wages"), nav("what", "done"))
     outcome = run(draft, nav("children", "back"))
-    assert current(outcome) == "what" and outcome.step.pending == ["wages"]
+    assert current(outcome) == "what" and outcome.step.pending == ["wages"] and outcome.event == "moved"
     outcome = run(draft, nav("what", "back"))
     assert current(outcome) == "kind" and not outcome.step.can_back
     outcome = run(draft, opt("kind", "silk"))

@@ -159,8 +159,9 @@ class Outcome:
     step: Step
     problem: Problem | None = None
     event: str | None = None
-    """What just happened: "answered" (the shown question is done), "updated" (same question, changed
-    selection), "file_added", or None."""
+    """What just happened: "answered" (an answer was recorded, or the report confirmed or cancelled),
+    "moved" (Back, or a question picked to edit), "updated" (same screen, changed selection),
+    "file_added", or None."""
 
 
 # ---- public functions -----------------------------------------------------------------------------------
@@ -240,7 +241,7 @@ def _on_edit_menu(flow: Flow, draft: Draft, received: Input) -> Outcome:
     if kind != "edit" or question is None or question_id not in editable:
         return _problem(flow, draft, "stale")
     _ask(draft, question)
-    return Outcome(draft, view(flow, draft), event="answered")
+    return Outcome(draft, view(flow, draft), event="moved")
 
 
 def _on_question(flow: Flow, draft: Draft, question: Question, received: Input, today: date) -> Outcome:
@@ -271,7 +272,7 @@ def _navigate(flow: Flow, draft: Draft, question: Question, move: str) -> Outcom
         if previous is None:
             return _problem(flow, draft, "stale")
         _ask(draft, previous)
-        return Outcome(draft, view(flow, draft), event="answered")
+        return Outcome(draft, view(flow, draft), event="moved")
     if move == "skip" and not question.required:
         return _answer(flow, draft, question, None)
     if move == "next" and question.type is QuestionType.INFO:
