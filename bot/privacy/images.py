@@ -14,9 +14,10 @@ from __future__ import annotations
 import io
 import math
 import warnings
-from dataclasses import dataclass
 
 from PIL import Image, ImageOps
+
+from .clean import CleanFile, SanitizeError
 
 ACCEPTED_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
 
@@ -26,27 +27,7 @@ MAX_JPEG_BYTES = 10_000_000  # Telegram's limit for photos is 10 MB
 JPEG_QUALITY = 90
 
 _PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
-_REASONS = ("unsupported", "too_large", "malformed")
 _WHITE = (255, 255, 255)
-
-
-class SanitizeError(Exception):
-    """Refused file; `reason` is one of: "unsupported", "too_large", "malformed"."""
-
-    def __init__(self, reason: str):
-        if reason not in _REASONS:
-            raise ValueError(f"unknown SanitizeError reason: {reason!r}")
-        super().__init__(reason)  # args == (reason,): survives pickling from the sandbox child
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class CleanFile:
-    data: bytes
-    mime: str  # "image/jpeg" or "image/png"
-    extension: str  # "jpg" or "png"
-    width: int
-    height: int
 
 
 def detect_image_type(data: bytes) -> str | None:
