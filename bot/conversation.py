@@ -33,12 +33,19 @@ REPORTER_COMMANDS = (
     ("language", N_("change the language")),
     ("privacy", N_("what is stored and what is not")),
     ("cancel", N_("delete the report you are writing")),
+    ("forget", N_("delete the report and this whole conversation")),
     ("help", N_("what this bot does")),
 )
 """Commands with their descriptions, for /help and for Telegram's command menu."""
 CHOOSE_LANGUAGE = N_("Choose your language")
+CLEARED = N_("Chat cleared.")
+"""The one neutral line left after a report was sent and the conversation deleted."""
+FORGOTTEN = N_("Forgotten: your unfinished report and this conversation have been deleted.")
 """Shown in every language at once, so it is looked up in each catalogue by this msgid."""
 LANGUAGE_PREFIX = "lang:"
+RECEIPT_DONE = "receipt:done"
+MAX_TRACE = 1000
+"""A conversation longer than this many messages keeps only the newest ids for deletion."""
 
 
 @dataclass(frozen=True)
@@ -72,15 +79,23 @@ class Reply:
     """New content for the message whose button was pressed."""
     toast: str | None = None
     """A short notice for a button press (shown by Telegram as a pop-up)."""
+    delete: list[int] = field(default_factory=list)
+    """Messages to delete from the chat before the new ones are sent."""
     submitted: bool = False
-    """The report was stored; the conversation is over."""
+    """The report was stored; the receipt is on screen until the reporter has written it down."""
 
 
 @dataclass
 class Session:
+    """One chat's state between events. `trace` holds the ids of the conversation's messages (the
+    reporter's and the bot's) so they can all be deleted from the phone; it lives only as long as the
+    conversation and is never stored with a tip."""
+
     lang: str | None = None
     draft: Draft | None = None
     last_update: int = 0
+    trace: list[int] = field(default_factory=list)
+    receipt_shown: bool = False
     discard: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -88,12 +103,20 @@ class Session:
             "lang": self.lang,
             "draft": self.draft.to_json() if self.draft else None,
             "last_update": self.last_update,
+            "trace": self.trace[-MAX_TRACE:],
+            "receipt_shown": self.receipt_shown,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Session:
         draft = Draft.from_json(data["draft"]) if data.get("draft") else None
-        return cls(lang=data.get("lang"), draft=draft, last_update=data.get("last_update", 0))
+        return cls(
+            lang=data.get("lang"),
+            draft=draft,
+            last_update=data.get("last_update", 0),
+            trace=list(data.get("trace", [])),
+            receipt_shown=bool(data.get("receipt_shown")),
+        )
 
 
 class KeyedLocks:
@@ -135,31 +158,62 @@ class Conversation:
         self.services = services
         self._locks = KeyedLocks()
 
-    async def handle(self, chat_key: str, event: Event, update_id: int | None = None) -> Reply:
-        """Apply one event; updates Telegram delivers twice (after a restart) are applied once."""
+    async def handle(
+        self, chat_key: str, event: Event, update_id: int | None = None, message_id: int | None = None
+    ) -> Reply:
+        """Apply one event; updates Telegram delivers twice (after a restart) are applied once.
+
+        `message_id` is the reporter's message that carried the event, kept only to delete it later.
+        """
         async with self._locks.hold(chat_key):
             stored = await self.services.repository.load_draft(chat_key)
             session = Session.from_json(stored) if stored else Session()
             if update_id is not None and update_id <= session.last_update:
                 return Reply()
+            leftover: list[int] = []
+            if session.receipt_shown and not (isinstance(event, Press) and event.action == RECEIPT_DONE):
+                leftover, session = session.trace, Session()  # a receipt never cleared (e.g. a restart)
+            if message_id is not None and not _is_shared_contact(event):
+                session.trace.append(message_id)
             reply = await self._dispatch(chat_key, session, event)
+            if _is_shared_contact(event) and message_id is not None:
+                reply.delete.append(message_id)
+            reply.delete[:0] = leftover
             if update_id is not None:
                 session.last_update = update_id
             await self._persist(chat_key, session, existed=stored is not None)
             return reply
 
+    async def remember(self, chat_key: str, message_ids: list[int]) -> None:
+        """Add the bot's messages just sent to the conversation's trace, for deletion later."""
+        if not message_ids:
+            return
+        async with self._locks.hold(chat_key):
+            stored = await self.services.repository.load_draft(chat_key)
+            if stored is None:
+                return
+            session = Session.from_json(stored)
+            session.trace.extend(message_ids)
+            await self._persist(chat_key, session, existed=True)
+
     async def _persist(self, chat_key: str, session: Session, existed: bool) -> None:
         if session.discard:
             if existed:
                 await self.services.repository.delete_draft(chat_key)
-        elif session.lang or session.draft:
+        elif session.lang or session.draft or session.trace:
             await self.services.repository.save_draft(chat_key, session.to_json(), self.services.now())
 
     # ---- dispatch ---------------------------------------------------------------------------------------
 
     async def _dispatch(self, chat_key: str, session: Session, event: Event) -> Reply:
+        if isinstance(event, Press) and event.action == RECEIPT_DONE:
+            return self._clear(session, session.lang or "ru", CLEARED)
+        if isinstance(event, Command) and event.name == "forget":
+            return self._clear(session, session.lang or _fallback_language(event.preferred), FORGOTTEN)
         if isinstance(event, Command):
             return self._command(session, event)
+        if _is_shared_contact(event):
+            return self._refuse_contact(session)
         if isinstance(event, Press) and event.action.startswith(LANGUAGE_PREFIX):
             return self._choose_language(session, event.action.removeprefix(LANGUAGE_PREFIX))
         if session.lang is None:
@@ -175,6 +229,26 @@ class Conversation:
             text = _("The questionnaire has been updated since you started. Please start again.")
             return Reply(messages=[Screen(text, ((Button(_("Start a report"), BEGIN),),))])
         return await self._answer(chat_key, session, flow, event)
+
+    def _clear(self, session: Session, lang: str, message: str) -> Reply:
+        """Delete the draft and every message of the conversation, leaving one line."""
+        session.discard = True
+        return Reply(delete=list(session.trace), messages=[Screen(gettext_for(lang)(message))])
+
+    def _refuse_contact(self, session: Session) -> Reply:
+        """A shared contact or location would identify the reporter: it is deleted, never stored."""
+        lang = session.lang or "ru"
+        _ = gettext_for(lang)
+        text = _(
+            "For your safety I have deleted the contact or location you sent: it could show who you are. "
+            "Please describe the place in words instead."
+        )
+        reply = Reply(messages=[Screen(text)])
+        if session.draft is not None:
+            flow = self.services.flows.get(session.draft.flow_id, session.draft.flow_version)
+            if flow is not None:
+                reply.messages.append(render_step(flow, engine.view(flow, session.draft), lang))
+        return reply
 
     def _command(self, session: Session, command: Command) -> Reply:
         lang = session.lang or _fallback_language(command.preferred)
@@ -291,13 +365,16 @@ class Conversation:
             receipt_hash=await asyncio.to_thread(hash_code, code, self.services.receipt_salt),
         )
         await self.services.repository.submit_tip(chat_key, tip, file_refs)
-        session.discard = True
+        session.draft, session.receipt_shown = None, True
         receipt = Screen(
             _("Thank you. Your report has been received.")
             + "\n\n"
             + _("Your receipt code: {code}").format(code=format_code(code))
             + "\n\n"
             + _("Write the code down somewhere safe, not on this phone. Staff read new reports every day.")
+            + "\n\n"
+            + _("When you press the button, this whole conversation is deleted from the chat."),
+            ((Button(_("I have written it down"), RECEIPT_DONE),),),
         )
         return Reply(edit=Screen(review.text + "\n\n" + _("✅ Sent.")), messages=[receipt], submitted=True)
 
@@ -333,10 +410,10 @@ def privacy_screen(lang: str, with_start: bool) -> Screen:
                 "stays: check that it does not show you or your documents."
             ),
             _(
-                "• Telegram itself can see this chat, as it sees every chat with a bot. After sending, "
-                "you can delete this chat from your phone."
+                "• Telegram itself can see this chat, as it sees every chat with a bot. Once your report is "
+                "sent, the bot deletes this conversation from the chat."
             ),
-            _("• /cancel deletes an unfinished report at any moment."),
+            _("• /cancel deletes an unfinished report; /forget deletes it and this whole conversation at once."),
         ]
     )
     buttons = ((Button(_("Start a report"), BEGIN),),) if with_start else ()
@@ -369,6 +446,10 @@ def file_refusal(reason: str, lang: str, max_bytes: int) -> str:
 
 
 # ---- helpers ------------------------------------------------------------------------------------------------
+
+
+def _is_shared_contact(event: Event) -> bool:
+    return isinstance(event, Unsupported) and event.kind == "contact"
 
 
 def _fallback_language(preferred: str | None) -> str:

@@ -755,6 +755,11 @@ class FakeBotAPI:
     def mark(self, chat_id: int) -> int:
         return len(self._sent.get(chat_id, []))
 
+    def remaining_messages(self, chat_id: int) -> list[dict[str, Any]]:
+        """Every message still visible in a chat (the user's and the bot's), oldest first."""
+        keys = sorted(key for key in self._messages if key[0] == chat_id and key not in self._deleted)
+        return [self._messages[key] for key in keys]
+
     def message(self, chat_id: int, message_id: int) -> dict[str, Any]:
         """Current JSON of any message (user or bot) known to the server."""
         return self._messages[(chat_id, message_id)]

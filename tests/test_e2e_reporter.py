@@ -9,6 +9,7 @@ import logging
 import pytest
 from PIL import Image
 
+from bot.conversation import RECEIPT_DONE
 from bot.flows.engine import actions
 from bot.i18n import gettext_for
 from bot.logs import configure_logging
@@ -95,6 +96,14 @@ async def complete_tip(reporter: Reporter, lang: str, photo: bytes) -> str:
     return RECEIPT.search(receipt.text).group(0)
 
 
+async def written_down(reporter: Reporter, lang: str) -> None:
+    """The reporter confirms the receipt code; the whole conversation disappears but one line."""
+    cleared = gettext_for(lang)("Chat cleared.")
+    await reporter.press_and_wait(RECEIPT_DONE, lambda m: m.text == cleared)
+    remaining = reporter.api.remaining_messages(reporter.chat)
+    assert [m.get("text") for m in remaining] == [cleared], remaining
+
+
 @pytest.mark.parametrize("lang", ["ru", "uz", "kk", "en"])
 async def test_reporter_completes_the_default_flow_and_staff_get_it(api, make_settings, database_url, lang):
     settings = bot_settings(make_settings, api, database_url=database_url, staff_language=lang)
@@ -152,6 +161,7 @@ async def test_no_identifier_reaches_database_or_logs(api, make_settings, tmp_pa
             await complete_tip(reporter, "uz", photo_with_gps())
             api.send_group_text(STAFF_CHAT, STAFF_MEMBER, "/digest")
             await api.wait_for_message(STAFF_CHAT, lambda m: m.method == "sendPhoto")
+            await written_down(reporter, "uz")
             chat_key = Keys(b"k" * 40).chat_key(user.id)
             assert await runtime.repository.load_draft(chat_key) is None
     finally:

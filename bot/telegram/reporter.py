@@ -5,16 +5,21 @@ The chat id is used only to answer and to derive the HMAC key; it is never store
 
 from __future__ import annotations
 
+import contextlib
+from datetime import timedelta
+
 from telegram import Message, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from ..conversation import REPORTER_COMMANDS, Command, Event, Reply, Upload
+from ..conversation import RECEIPT_DONE, REPORTER_COMMANDS, Command, Event, Reply, Upload
 from ..flows.engine import Press, Text, Unsupported
 from ..i18n import match_language
 from .keyboards import markup
 from .runtime_access import runtime_of
 
+RECEIPT_LIFETIME = timedelta(minutes=10)
+DELETE_BATCH = 100
 COMMAND_NAMES = tuple(name for name, _description in REPORTER_COMMANDS)
 FILE_KINDS = ("document", "voice", "audio", "video", "video_note", "animation")
 
@@ -33,8 +38,32 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     runtime = runtime_of(context)
     event = to_event(update)
-    reply = await runtime.conversation.handle(runtime.keys.chat_key(chat.id), event, update.update_id)
-    await deliver(update, context, reply)
+    chat_key = runtime.keys.chat_key(chat.id)
+    message_id = update.message.message_id if update.message else None
+    reply = await runtime.conversation.handle(chat_key, event, update.update_id, message_id)
+    sent = await deliver(update, context, reply)
+    await runtime.conversation.remember(chat_key, sent)
+    if reply.submitted:
+        schedule_receipt_clearing(context, chat.id)
+
+
+def schedule_receipt_clearing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
+    """Delete the conversation even if the reporter never presses "I have written it down".
+
+    The chat id lives only in this in-memory job; after a restart the next message from the chat
+    clears what is left.
+    """
+    assert context.job_queue is not None
+    context.job_queue.run_once(_clear_receipt, when=RECEIPT_LIFETIME, data=chat_id)
+
+
+async def _clear_receipt(context: ContextTypes.DEFAULT_TYPE) -> None:
+    runtime = runtime_of(context)
+    chat_id = context.job.data  # type: ignore[union-attr]
+    reply = await runtime.conversation.handle(runtime.keys.chat_key(chat_id), Press(RECEIPT_DONE))
+    await _delete(context, chat_id, reply.delete)
+    for screen in reply.messages:
+        await context.bot.send_message(chat_id, screen.text, reply_markup=markup(screen))
 
 
 def to_event(update: Update) -> Event:
@@ -68,11 +97,13 @@ def _fetcher(message: Message, file_id: str):
     return fetch
 
 
-async def deliver(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: Reply) -> None:
-    """Edit the pressed message, send new ones, and only then answer the button press."""
+async def deliver(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: Reply) -> list[int]:
+    """Edit the pressed message, delete what should go, send new messages, and only then answer the
+    button press. Returns the ids of the messages sent."""
     query = update.callback_query
     chat = update.effective_chat
     assert chat is not None
+    sent: list[int] = []
     try:
         if query is not None and reply.edit is not None and query.message is not None:
             try:
@@ -80,8 +111,23 @@ async def deliver(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: Rep
             except BadRequest as error:
                 if "not modified" not in str(error).lower():
                     raise
+        await _delete(context, chat.id, reply.delete)
         for screen in reply.messages:
-            await context.bot.send_message(chat.id, screen.text, reply_markup=markup(screen))
+            message = await context.bot.send_message(chat.id, screen.text, reply_markup=markup(screen))
+            sent.append(message.message_id)
     finally:
         if query is not None:
             await query.answer(reply.toast)
+    return sent
+
+
+async def _delete(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_ids: list[int]) -> None:
+    """Best effort: Telegram refuses messages older than 48 hours or already gone."""
+    unique = sorted(set(message_ids))
+    for start in range(0, len(unique), DELETE_BATCH):
+        try:
+            await context.bot.delete_messages(chat_id, unique[start : start + DELETE_BATCH])
+        except TelegramError:
+            for message_id in unique[start : start + DELETE_BATCH]:
+                with contextlib.suppress(TelegramError):
+                    await context.bot.delete_message(chat_id, message_id)
