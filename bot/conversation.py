@@ -22,8 +22,9 @@ from .flows.engine import Draft, Press, Text, Unsupported
 from .flows.model import Flow, QuestionType
 from .i18n import LANGUAGE_NAMES, LANGUAGES, N_, gettext_for, ordered_languages
 from .privacy.images import ACCEPTED_IMAGE_TYPES, MAX_PIXELS, CleanFile, SanitizeError
+from .privacy.pii import MASK, find_identifiers
 from .privacy.receipts import format_code, hash_code, new_code
-from .render import Button, Screen, format_answer, render_problem, render_step
+from .render import Button, Screen, format_answer, question_title, render_problem, render_step
 
 BEGIN = "begin"
 IMAGE_CARRIERS = ("photo", "document")
@@ -44,6 +45,7 @@ FORGOTTEN = N_("Forgotten: your unfinished report and this conversation have bee
 """Shown in every language at once, so it is looked up in each catalogue by this msgid."""
 LANGUAGE_PREFIX = "lang:"
 RECEIPT_DONE = "receipt:done"
+REMOVE_IDENTIFIER, KEEP_IDENTIFIER = "identifier:remove", "identifier:keep"
 MAX_TRACE = 1000
 """A conversation longer than this many messages keeps only the newest ids for deletion."""
 
@@ -96,6 +98,10 @@ class Session:
     last_update: int = 0
     trace: list[int] = field(default_factory=list)
     receipt_shown: bool = False
+    identifier: dict[str, str] | None = None
+    """A likely identifier found in an answer, waiting for the reporter to keep or remove it."""
+    kept: list[str] = field(default_factory=list)
+    """Identifiers the reporter chose to keep, so they are not asked about again."""
     discard: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -105,6 +111,8 @@ class Session:
             "last_update": self.last_update,
             "trace": self.trace[-MAX_TRACE:],
             "receipt_shown": self.receipt_shown,
+            "identifier": self.identifier,
+            "kept": self.kept,
         }
 
     @classmethod
@@ -116,6 +124,8 @@ class Session:
             last_update=data.get("last_update", 0),
             trace=list(data.get("trace", [])),
             receipt_shown=bool(data.get("receipt_shown")),
+            identifier=data.get("identifier"),
+            kept=list(data.get("kept", [])),
         )
 
 
@@ -247,7 +257,7 @@ class Conversation:
         if session.draft is not None:
             flow = self.services.flows.get(session.draft.flow_id, session.draft.flow_version)
             if flow is not None:
-                reply.messages.append(render_step(flow, engine.view(flow, session.draft), lang))
+                reply.messages.append(self._screen(session, flow, engine.view(flow, session.draft)))
         return reply
 
     def _command(self, session: Session, command: Command) -> Reply:
@@ -275,15 +285,14 @@ class Conversation:
         flow = self.services.flows.get(session.draft.flow_id, session.draft.flow_version)
         if flow is None:
             return Reply(edit=chosen, messages=[start_screen(lang)])
-        step = engine.view(flow, session.draft)
-        return Reply(edit=chosen, messages=[render_step(flow, step, lang)])
+        return Reply(edit=chosen, messages=[self._screen(session, flow, engine.view(flow, session.draft))])
 
     def _begin(self, session: Session) -> Reply:
         assert session.lang is not None
         if session.draft is not None:
             flow = self.services.flows.get(session.draft.flow_id, session.draft.flow_version)
             if flow is not None:
-                return Reply(messages=[render_step(flow, engine.view(flow, session.draft), session.lang)])
+                return Reply(messages=[self._screen(session, flow, engine.view(flow, session.draft))])
         flow = self.services.flows.active
         outcome = engine.start(flow)
         session.draft = outcome.draft
@@ -295,6 +304,8 @@ class Conversation:
         lang, draft = session.lang, session.draft
         assert lang is not None and draft is not None
         _ = gettext_for(lang)
+        if session.identifier is not None:
+            return self._decide_identifier(session, flow, event)
         if isinstance(event, Upload):
             received = await self._receive_file(chat_key, session, flow, event)
             if isinstance(received, Reply):
@@ -310,7 +321,7 @@ class Conversation:
             session.discard = True
             done = Screen(_("Your report has been deleted. Nothing was sent."))
             return Reply(edit=Screen(before.text), messages=[done, start_screen(lang)])
-        screen = render_step(flow, outcome.step, lang)
+        screen = self._screen(session, flow, outcome.step)
         if outcome.problem is not None:
             message = render_problem(outcome.problem, lang)
             return Reply(toast=message) if isinstance(event, Press) else Reply(messages=[Screen(message), screen])
@@ -323,6 +334,35 @@ class Conversation:
                 messages=[screen],
             )
         return Reply(messages=[screen])
+
+    def _screen(self, session: Session, flow: Flow, step: engine.Step) -> Screen:
+        """The screen for a step; before the review, any likely identifier in the answers is asked about."""
+        lang = session.lang or "ru"
+        if isinstance(step, engine.Review) and session.draft is not None:
+            session.identifier = session.identifier or _next_identifier(flow, session.draft, session.kept)
+            if session.identifier is not None:
+                return identifier_screen(flow, session.identifier, lang)
+        return render_step(flow, step, lang)
+
+    def _decide_identifier(self, session: Session, flow: Flow, event: Event) -> Reply:
+        pending, draft, lang = session.identifier, session.draft, session.lang or "ru"
+        assert pending is not None and draft is not None
+        _ = gettext_for(lang)
+        prompt = identifier_screen(flow, pending, lang)
+        if not isinstance(event, Press) or event.action not in (REMOVE_IDENTIFIER, KEEP_IDENTIFIER):
+            message = render_problem(engine.Problem("use_buttons"), lang)
+            return Reply(toast=message) if isinstance(event, Press) else Reply(messages=[Screen(message), prompt])
+        if event.action == REMOVE_IDENTIFIER:
+            answer = draft.answers.get(pending["question"])
+            if isinstance(answer, str):
+                draft.answers[pending["question"]] = answer.replace(pending["text"], MASK)
+            decision = _("Removed from the report.")
+        else:
+            session.kept.append(pending["text"])
+            decision = _("Kept.")
+        session.identifier = None
+        screen = self._screen(session, flow, engine.view(flow, draft))
+        return Reply(edit=Screen(f"{prompt.text}\n\n→ {decision}"), messages=[screen])
 
     async def _receive_file(
         self, chat_key: str, session: Session, flow: Flow, upload: Upload
@@ -342,7 +382,7 @@ class Conversation:
             except SanitizeError as error:
                 problem = error.reason
         if problem is not None:
-            step = render_step(flow, engine.view(flow, draft), lang)
+            step = self._screen(session, flow, engine.view(flow, draft))
             return Reply(messages=[Screen(file_refusal(problem, lang, self.services.max_file_bytes)), step])
         await self.services.repository.save_draft(chat_key, session.to_json(), self.services.now())
         ref = await self.services.repository.add_draft_file(chat_key, clean.mime, clean.data)
@@ -432,6 +472,22 @@ def start_screen(lang: str) -> Screen:
     return Screen(_("Press the button to begin a new report."), ((Button(_("Start a report"), BEGIN),),))
 
 
+def identifier_screen(flow: Flow, pending: dict[str, str], lang: str) -> Screen:
+    _ = gettext_for(lang)
+    question = flow.question(pending["question"])
+    title = question_title(flow, question, lang) if question else pending["question"]
+    intro = {
+        "phone": _("Your answer to “{question}” seems to contain a phone number:"),
+        "email": _("Your answer to “{question}” seems to contain an e-mail address:"),
+        "username": _("Your answer to “{question}” seems to contain a Telegram username:"),
+        "passport": _("Your answer to “{question}” seems to contain a passport number:"),
+        "personal_id": _("Your answer to “{question}” seems to contain a personal identification number:"),
+    }[pending["kind"]].format(question=title)
+    text = "\n\n".join([intro, pending["text"], _("It could identify you or someone else. Remove it from the report?")])
+    buttons = ((Button(_("Remove it"), REMOVE_IDENTIFIER), Button(_("Keep it"), KEEP_IDENTIFIER)),)
+    return Screen(text, buttons)
+
+
 def file_refusal(reason: str, lang: str, max_bytes: int) -> str:
     _ = gettext_for(lang)
     if reason == "too_large":
@@ -446,6 +502,17 @@ def file_refusal(reason: str, lang: str, max_bytes: int) -> str:
 
 
 # ---- helpers ------------------------------------------------------------------------------------------------
+
+
+def _next_identifier(flow: Flow, draft: Draft, kept: list[str]) -> dict[str, str] | None:
+    answers = engine.effective_answers(flow, draft.answers)
+    for question in flow.questions:
+        answer = answers.get(question.id)
+        if question.type is QuestionType.TEXT and isinstance(answer, str):
+            for finding in find_identifiers(answer):
+                if finding.text not in kept:
+                    return {"question": question.id, "kind": finding.kind, "text": finding.text}
+    return None
 
 
 def _is_shared_contact(event: Event) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.conversation import privacy_screen
+from bot.conversation import RECEIPT_DONE, privacy_screen
 from bot.flows.engine import actions
 from bot.i18n import gettext_for
 
@@ -193,3 +193,38 @@ async def test_an_unexpected_failure_apologises_and_the_conversation_goes_on(api
         after = api.mark(reporter.chat)
         api.send_document(reporter.user, photo_with_gps(), "rasm.jpg", "image/jpeg")
         await reporter.wait(lambda m: asks(m, "evidence") and "1" in (m.text or ""), after)
+
+
+async def test_identifiers_in_answers_are_asked_about_before_the_review(api, settings):
+    from bot.conversation import KEEP_IDENTIFIER, REMOVE_IDENTIFIER
+    from bot.privacy.pii import MASK
+
+    reporter = Reporter(api, FakeUser(id=7100007, first_name="Zarina", language_code="ru"))
+    story = "Бригадир забрал паспорт AB1234567. Мой номер +998 90 123 45 67, звоните."
+    async with running_bot(settings) as runtime:
+        await open_questionnaire(reporter, "ru")
+        await answer_first_part(reporter)
+        await reporter.say("сегодня", lambda m: asks(m, "people"))
+        await reporter.press_and_wait(actions.nav("people", "skip"), lambda m: asks(m, "children"))
+        await reporter.press_and_wait(actions.option("children", "no"), lambda m: asks(m, "ordered_by"))
+        await reporter.press_and_wait(actions.option("ordered_by", "employer"), lambda m: asks(m, "description"))
+        await reporter.say(story, lambda m: asks(m, "evidence_note"))
+        await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))
+        await reporter.press_and_wait(actions.nav("evidence", "skip"), lambda m: asks(m, "danger_now"))
+        passport = await reporter.press_and_wait(
+            actions.option("danger_now", "no"), lambda m: KEEP_IDENTIFIER in str(m.reply_markup)
+        )
+        description = runtime.flows.active.question("description").label["ru"]
+        assert passport.text.startswith(
+            ru("Your answer to “{question}” seems to contain a passport number:").format(question=description)
+        )
+        assert "AB1234567" in passport.text
+        phone = await reporter.press_and_wait(KEEP_IDENTIFIER, lambda m: "+998" in (m.text or ""))
+        assert phone.text.startswith(
+            ru("Your answer to “{question}” seems to contain a phone number:").format(question=description)
+        )
+        review = await reporter.press_and_wait(REMOVE_IDENTIFIER, lambda m: actions.CONFIRM in str(m.reply_markup))
+        assert "+998" not in review.text and MASK in review.text and "AB1234567" in review.text
+        await reporter.press_and_wait(actions.CONFIRM, lambda m: RECEIPT_DONE in str(m.reply_markup))
+        [tip] = await runtime.repository.pending_tips()
+        assert tip.answers["description"] == f"Бригадир забрал паспорт AB1234567. Мой номер {MASK}, звоните."
