@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Tashkent"
     staff_language: str = "ru"
     secret_key: SecretStr | None = None
+    previous_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    voice_pitch_shift: bool = True
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     port: int = Field(8080, ge=1, le=65535)
@@ -52,6 +54,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     _split_ids = field_validator("staff_chat_ids", "admin_ids", mode="before")(_id_list)
+
+    @field_validator("previous_secret_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
     @field_validator("timezone")
     @classmethod

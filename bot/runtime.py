@@ -34,11 +34,12 @@ class Runtime:
     @classmethod
     async def open(cls, settings: Settings, migrate: bool = True) -> Runtime:
         secret_key = settings.secret_key.get_secret_value() if settings.secret_key else None
+        previous = [Keys(key.get_secret_value().encode()) for key in settings.previous_secret_keys]
         keys = Keys(load_secret(secret_key, settings.data_dir))
         engine = create_engine(settings.effective_database_url)
         if migrate:
             await upgrade(engine)
-        repository = Repository(session_factory(engine), Cipher(keys.data_key))
+        repository = Repository(session_factory(engine), Cipher(keys.data_key, *(old.data_key for old in previous)))
         flows = FlowCatalog.shipped()
         sandbox = Sandbox()
 

@@ -3,6 +3,9 @@
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from bot.privacy.crypto import DecryptionError
 from storage.repository import NewTip
 
 
@@ -96,3 +99,30 @@ async def test_answers_and_files_are_encrypted_at_rest(runtime, database_url):
         raw = Path(database_url.split("///", 1)[1]).read_bytes()
         for marker in ("ответ-маркер", "черновик-маркер", "FILE-MARKER-123"):
             assert marker.encode() not in raw
+
+
+async def test_rotated_key_still_opens_old_tips(make_settings, database_url):
+    from bot.runtime import Runtime
+
+    old = await Runtime.open(make_settings(database_url=database_url, secret_key="o" * 40))
+    await old.repository.save_draft("k", {}, datetime(2026, 11, 27, 9))
+    tip_id = await old.repository.submit_tip("k", new_tip(answers={"story": "до смены ключа"}), [])
+    await old.close()
+
+    rotated = await Runtime.open(
+        make_settings(database_url=database_url, secret_key="n" * 40, previous_secret_keys="x" * 40 + "," + "o" * 40)
+    )
+    try:
+        assert (await rotated.repository.get_tip(tip_id)).answers == {"story": "до смены ключа"}
+        await rotated.repository.save_draft("k2", {}, datetime(2026, 11, 27, 9))
+        new_id = await rotated.repository.submit_tip("k2", new_tip(receipt_hash="9" * 64), [])
+    finally:
+        await rotated.close()
+
+    forgotten = await Runtime.open(make_settings(database_url=database_url, secret_key="n" * 40))
+    try:
+        assert (await forgotten.repository.get_tip(new_id)).answers == {"story": "Хоким заставил"}
+        with pytest.raises(DecryptionError):
+            await forgotten.repository.get_tip(tip_id)
+    finally:
+        await forgotten.close()
