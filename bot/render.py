@@ -61,7 +61,7 @@ def render_problem(problem: Problem, lang: str) -> str:
         "date_order": _("The period ends before it starts. Please check the dates."),
         "unsupported_input": _("Please reply with text or a button, not a sticker, voice message or file."),
         "file_not_expected": _("This question needs an answer in text or with the buttons, not a file."),
-        "expects_file": _("Please send a photo or an image file, or press “Done”."),
+        "expects_file": _("Please send a file (a photo, document, voice message or video), or press “Done”."),
         "too_many_files": _("You have attached {limit} files, the maximum for this question. Press “Done”."),
         "choose_at_least_one": _("Please choose at least one option, then press “Done”."),
     }

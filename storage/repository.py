@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bot.privacy.clean import file_kind
 from bot.privacy.crypto import Cipher
 
 from .models import Attachment, Delivery, Draft, DraftFile, Tip
@@ -123,7 +124,7 @@ class Repository:
                         id=attachment_id,
                         tip_id=tip_id,
                         position=position,
-                        kind=draft_file.mime.split("/")[0],
+                        kind=file_kind(draft_file.mime),
                         mime=draft_file.mime,
                         data=self._cipher.encrypt(data, b"attachment:" + attachment_id.encode()),
                     )

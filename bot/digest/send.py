@@ -8,12 +8,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date
 
-from telegram import Bot, InputMediaPhoto
+from telegram import Bot, InputFile, InputMediaAudio, InputMediaDocument, InputMediaPhoto, InputMediaVideo
 from telegram.error import TelegramError
 
 from storage.repository import Repository, StoredFile
 
 from ..flows.catalog import FlowCatalog
+from ..privacy.clean import EXTENSIONS
 from .build import DigestEntry, build_digest, no_new_tips
 
 log = logging.getLogger(__name__)
@@ -60,17 +61,45 @@ async def _send_to_chat(
 async def _send_entry(bot: Bot, chat_id: int, entry: DigestEntry) -> None:
     for text in entry.texts:
         await bot.send_message(chat_id, text)
-    images = [file for file in entry.files if file.kind == "image"]
-    for start in range(0, len(images), MEDIA_GROUP_LIMIT):
-        await _send_images(bot, chat_id, entry.tip_id[:8], images[start : start + MEDIA_GROUP_LIMIT], start)
+    for album in _albums(entry.files):
+        await _send_album(bot, chat_id, entry.tip_id[:8], album)
 
 
-async def _send_images(bot: Bot, chat_id: int, short_id: str, images: list[StoredFile], offset: int) -> None:
-    if len(images) == 1:
-        await bot.send_photo(chat_id, photo=images[0].data, caption=f"#{short_id} · {offset + 1}")
+def _albums(files: list[StoredFile]) -> list[list[tuple[int, StoredFile]]]:
+    """Telegram albums may mix photos and videos; documents and audio only with their own kind; voice
+    notes go one by one. Each album holds at most 10 files."""
+    groups: dict[str, list[tuple[int, StoredFile]]] = {}
+    for number, file in enumerate(files, start=1):
+        group = "visual" if file.kind in ("image", "video") else file.kind
+        groups.setdefault(group, []).append((number, file))
+    albums = []
+    for group, items in groups.items():
+        size = 1 if group == "voice" else MEDIA_GROUP_LIMIT
+        albums.extend(items[start : start + size] for start in range(0, len(items), size))
+    return albums
+
+
+async def _send_album(bot: Bot, chat_id: int, short_id: str, album: list[tuple[int, StoredFile]]) -> None:
+    if len(album) == 1:
+        number, file = album[0]
+        send = {
+            "image": bot.send_photo,
+            "video": bot.send_video,
+            "audio": bot.send_audio,
+            "voice": bot.send_voice,
+        }.get(file.kind, bot.send_document)
+        await send(chat_id, _upload(short_id, number, file), caption=f"#{short_id} · {number}")
         return
+    media_types = {"image": InputMediaPhoto, "video": InputMediaVideo, "audio": InputMediaAudio}
     media = [
-        InputMediaPhoto(media=image.data, caption=f"#{short_id} · {offset + number}")
-        for number, image in enumerate(images, start=1)
+        media_types.get(file.kind, InputMediaDocument)(
+            media=_upload(short_id, number, file), caption=f"#{short_id} · {number}"
+        )
+        for number, file in album
     ]
     await bot.send_media_group(chat_id, media=media)
+
+
+def _upload(short_id: str, number: int, file: StoredFile) -> InputFile:
+    """Files reach staff named after the tip, never after anything the reporter's device chose."""
+    return InputFile(file.data, filename=f"tip-{short_id}-{number}.{EXTENSIONS.get(file.mime, 'bin')}", attach=True)

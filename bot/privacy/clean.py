@@ -29,12 +29,34 @@ class CleanFile:
 
     @property
     def kind(self) -> str:
-        """How staff receive it: "image", "voice" (Ogg/Opus), "audio", "video" or "document"."""
-        family = self.mime.split("/")[0]
-        if family == "image":
-            return "image"
-        if self.mime == "audio/ogg":
-            return "voice"
-        if family in ("audio", "video"):
-            return family
-        return "document"
+        return file_kind(self.mime)
+
+
+EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "application/pdf": "pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "pptx",
+    "application/vnd.oasis.opendocument.text": "odt",
+    "application/vnd.oasis.opendocument.spreadsheet": "ods",
+    "audio/ogg": "ogg",
+    "audio/mpeg": "mp3",
+    "audio/mp4": "m4a",
+    "audio/wav": "wav",
+    "video/mp4": "mp4",
+}
+"""File name extensions of what the sanitizers produce, for files sent to staff."""
+
+
+def file_kind(mime: str) -> str:
+    """How staff receive a file: "image", "voice" (Ogg/Opus), "audio", "video" or "document"."""
+    family = mime.split("/")[0]
+    if family == "image":
+        return "image"
+    if mime == "audio/ogg":
+        return "voice"
+    if family in ("audio", "video"):
+        return family
+    return "document"

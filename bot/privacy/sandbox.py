@@ -50,37 +50,38 @@ def _run_task(cpu_seconds: int, func: Callable[..., Any], *args: Any) -> Any:
 
 
 class Sandbox:
+    """`workers` child processes, each in its own one-process pool, so that killing one (timeout, out of
+    memory) never takes down a file being cleaned beside it."""
+
     def __init__(
         self,
         memory_limit_mb: int = 1024,
         cpu_seconds: int = 20,
         timeout: float = 30.0,
-        workers: int = 1,
+        workers: int = 2,
     ):
         self._memory_bytes = memory_limit_mb * 1024 * 1024
         self._cpu_seconds = cpu_seconds
         self._timeout = timeout
-        self._workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-        # At most `workers` tasks are submitted at once, so the timeout measures running time,
-        # not time spent queueing behind other files.
-        self._slots = asyncio.Semaphore(workers)
+        self._idle: asyncio.Queue[ProcessPoolExecutor | None] = asyncio.Queue()
+        for _ in range(workers):
+            self._idle.put_nowait(None)  # a slot whose pool is started on first use
+        self._started: set[ProcessPoolExecutor] = set()
 
-    def _get_pool(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self._workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(self._memory_bytes, self._cpu_seconds),
-            )
-        return self._pool
+    def _new_pool(self) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self._memory_bytes, self._cpu_seconds),
+        )
+        self._started.add(pool)
+        return pool
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
-        """Kill the pool's processes and forget the pool; the next call starts a new one."""
-        if self._pool is pool:
-            self._pool = None
-        # The executor has no public way to kill busy workers before Python 3.14.
+        """Kill the pool's process; its slot gets a fresh pool on next use."""
+        self._started.discard(pool)
+        # The executor has no public way to kill a busy worker before Python 3.14.
         for process in list((getattr(pool, "_processes", None) or {}).values()):
             process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
@@ -88,23 +89,24 @@ class Sandbox:
     async def run(self, func: Callable[..., Any], *args: Any) -> Any:
         """Run `func(*args)` in a child process and return its result.
 
-        `func` must be a picklable top-level function. SanitizeError raised in the child is
-        re-raised as is; a timeout, a crash or running out of memory raises SanitizeError("too_large").
-        With workers > 1, a task running beside one that is killed fails as well.
+        `func` must be a picklable top-level function. SanitizeError raised in the child is re-raised as
+        is; a timeout, a crash or running out of memory raises SanitizeError("too_large"). The timeout
+        counts from when a worker takes the task, not while it waits for a free worker.
         """
-        async with self._slots:
-            pool = self._get_pool()
-            loop = asyncio.get_running_loop()
-            future = loop.run_in_executor(pool, _run_task, self._cpu_seconds, func, *args)
-            try:
-                return await asyncio.wait_for(future, self._timeout)
-            except SanitizeError:
-                raise
-            except (TimeoutError, BrokenProcessPool, MemoryError) as exc:
-                self._discard(pool)
-                raise SanitizeError("too_large") from exc
+        pool = await self._idle.get() or self._new_pool()
+        try:
+            future = asyncio.get_running_loop().run_in_executor(pool, _run_task, self._cpu_seconds, func, *args)
+            return await asyncio.wait_for(future, self._timeout)
+        except SanitizeError:
+            raise
+        except (TimeoutError, BrokenProcessPool, MemoryError) as exc:
+            self._discard(pool)
+            pool = None
+            raise SanitizeError("too_large") from exc
+        finally:
+            self._idle.put_nowait(pool)
 
     async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
+        pools, self._started = list(self._started), set()
+        for pool in pools:
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
