@@ -741,7 +741,7 @@ def _png_header_only(width: int, height: int) -> bytes:
 
 @pytest.mark.parametrize(
     "size",
-    [(20_000, 20_000), (8_000, 6_000)],  # beyond Pillow's own bomb limit / only beyond ours (40 MP)
+    [(20_000, 20_000), (9_000, 6_000)],  # beyond Pillow's own bomb limit / only beyond ours (50 MP)
 )
 def test_too_many_pixels_is_refused_before_decoding(size):
     data = _png_header_only(*size)
@@ -756,8 +756,8 @@ def test_too_many_pixels_is_refused_before_decoding(size):
 @pytest.mark.parametrize(
     "data",
     [
-        _gif_header_only((8_000, 6_000), (1, 1)),  # logical screen beyond our 40 MP
-        _gif_header_only((1, 1), (8_000, 6_000)),  # a first frame bigger than the screen enlarges it
+        _gif_header_only((9_000, 6_000), (1, 1)),  # logical screen beyond our 50 MP
+        _gif_header_only((1, 1), (9_000, 6_000)),  # a first frame bigger than the screen enlarges it
         _gif_header_only((20_000, 20_000), (1, 1)),  # beyond Pillow's own bomb limit
     ],
     ids=["gif-screen", "gif-frame", "gif-bomb"],
@@ -770,7 +770,7 @@ def test_too_large_gif_is_refused_before_decoding(data):
     assert time.monotonic() - start < 0.5
 
 
-@pytest.mark.parametrize("size", [(8_000, 6_000), (20_000, 20_000)])  # beyond our 40 MP / Pillow's bomb limit
+@pytest.mark.parametrize("size", [(9_000, 6_000), (20_000, 20_000)])  # beyond our 50 MP / Pillow's bomb limit
 def test_too_large_heic_is_refused_before_decoding(size):
     data = _patch_ispe(_heic(_two_colour((64, 64))), *size)  # 64x64: no clean-aperture crop to hide the lie
     start = time.monotonic()
@@ -778,7 +778,7 @@ def test_too_large_heic_is_refused_before_decoding(size):
         sanitize_image(data)
     assert exc.value.reason == "too_large"
     assert time.monotonic() - start < 0.5
-    if size == (8_000, 6_000):  # guard: decoding it does fail (the coded image is 64x64), so nothing was decoded
+    if size == (9_000, 6_000):  # guard: decoding it does fail (the coded image is 64x64), so nothing was decoded
         with pytest.raises(SanitizeError) as exc:
             sanitize_image(data, max_pixels=100_000_000)
         assert exc.value.reason == "malformed"
