@@ -21,14 +21,17 @@ from .flows.catalog import FlowCatalog
 from .flows.engine import Draft, Press, Text, Unsupported
 from .flows.model import Flow, QuestionType
 from .i18n import LANGUAGE_NAMES, LANGUAGES, N_, gettext_for, ordered_languages
-from .privacy.images import ACCEPTED_IMAGE_TYPES, MAX_PIXELS, CleanFile, SanitizeError
+from .privacy.clean import CleanFile, SanitizeError
+from .privacy.images import MAX_PIXELS
+from .privacy.media import MAX_VOICE_DURATION
 from .privacy.pii import MASK, find_identifiers
 from .privacy.receipts import format_code, hash_code, new_code
+from .privacy.sanitize import ACCEPTED_FORMATS
 from .render import Button, Screen, format_answer, question_title, render_problem, render_step
 
 BEGIN = "begin"
-IMAGE_CARRIERS = ("photo", "document")
 MAX_MEGAPIXELS = MAX_PIXELS // 1_000_000
+MAX_VOICE_MINUTES = int(MAX_VOICE_DURATION // 60)
 REPORTER_COMMANDS = (
     ("start", N_("begin a report or choose the language")),
     ("language", N_("change the language")),
@@ -60,15 +63,10 @@ class Command:
 
 @dataclass(frozen=True)
 class Upload:
-    """A file the reporter sent; it is only fetched if the current question takes files.
-
-    `kind` is how it arrived: "photo" and "document" may hold an image; voice notes, audio, video and
-    animations are refused without downloading them.
-    """
+    """A file the reporter sent; it is only fetched if the current question takes files."""
 
     size: int | None
     fetch: Callable[[], Awaitable[bytes]]
-    kind: str = "document"
 
 
 Event = Command | Press | Text | Upload | Unsupported
@@ -161,6 +159,7 @@ class Services:
     today: Callable[[], date]
     now: Callable[[], datetime]
     max_file_bytes: int
+    voice_pitch_shift: bool = True
 
 
 class Conversation:
@@ -327,6 +326,10 @@ class Conversation:
             return Reply(toast=message) if isinstance(event, Press) else Reply(messages=[Screen(message), screen])
         if outcome.event == "updated":
             return Reply(edit=screen)
+        if outcome.event == "file_added" and isinstance(event, engine.File):
+            notices = [Screen(_("Your voice was changed so that it is harder to recognise."))]
+            voice = event.kind == "voice" and self.services.voice_pitch_shift
+            return Reply(messages=[*notices, screen] if voice else [screen])
         if isinstance(event, Press):
             answered = outcome.event == "answered"
             return Reply(
@@ -372,9 +375,7 @@ class Conversation:
         if not engine.accepts_file(flow, draft):
             return Unsupported("file")
         problem = None
-        if upload.kind not in IMAGE_CARRIERS:
-            problem = "unsupported"
-        elif upload.size is not None and upload.size > self.services.max_file_bytes:
+        if upload.size is not None and upload.size > self.services.max_file_bytes:
             problem = "too_large"
         else:
             try:
@@ -386,7 +387,7 @@ class Conversation:
             return Reply(messages=[Screen(file_refusal(problem, lang, self.services.max_file_bytes)), step])
         await self.services.repository.save_draft(chat_key, session.to_json(), self.services.now())
         ref = await self.services.repository.add_draft_file(chat_key, clean.mime, clean.data)
-        return engine.File(ref, clean.mime.split("/")[0])
+        return engine.File(ref, clean.kind)
 
     async def _submit(
         self, chat_key: str, session: Session, flow: Flow, submitted: engine.Submitted, review: Screen
@@ -446,8 +447,8 @@ def privacy_screen(lang: str, with_start: bool) -> Screen:
                 "officials who gave orders are welcome."
             ),
             _(
-                "• Location and camera data are removed from photos, but what is visible in a picture "
-                "stays: check that it does not show you or your documents."
+                "• Files are rebuilt without their hidden data (place, camera, author, comments). What can be "
+                "seen or heard in them stays: check that a photo does not show you or your documents."
             ),
             _(
                 "• Telegram itself can see this chat, as it sees every chat with a bot. Once your report is "
@@ -492,13 +493,17 @@ def file_refusal(reason: str, lang: str, max_bytes: int) -> str:
     _ = gettext_for(lang)
     if reason == "too_large":
         text = _(
-            "This file is too large. Files up to {limit} MB and images up to {megapixels} megapixels are accepted."
+            "This file is too large or too complex to be checked safely. Files up to {limit} MB are accepted, "
+            "images up to {megapixels} megapixels and voice messages up to {minutes} minutes."
         )
-        return text.format(limit=max_bytes // (1024 * 1024), megapixels=MAX_MEGAPIXELS)
+        return text.format(limit=max_bytes // (1024 * 1024), megapixels=MAX_MEGAPIXELS, minutes=MAX_VOICE_MINUTES)
     if reason == "malformed":
         return _("This file could not be read. Please try another one.")
-    kinds = ", ".join(mime.split("/")[1].upper() for mime in ACCEPTED_IMAGE_TYPES)
-    return _("This type of file is not accepted. You can send photos and images ({kinds}).").format(kinds=kinds)
+    formats = {family: ", ".join(names) for family, names in ACCEPTED_FORMATS.items()}
+    return _(
+        "This type of file is not accepted. You can send photos and images ({images}), documents "
+        "({documents}), voice messages, audio ({audio}) and video ({video})."
+    ).format(**formats)
 
 
 # ---- helpers ------------------------------------------------------------------------------------------------

@@ -13,10 +13,11 @@ from storage.repository import Repository
 from .config import Settings
 from .conversation import Conversation, Services
 from .flows.catalog import FlowCatalog
+from .privacy.clean import CleanFile
 from .privacy.crypto import Cipher
-from .privacy.images import CleanFile, sanitize_image
 from .privacy.keys import Keys, load_secret
 from .privacy.sandbox import Sandbox
+from .privacy.sanitize import sanitize_file
 
 DRAFT_LIFETIME = timedelta(hours=24)
 
@@ -44,7 +45,7 @@ class Runtime:
         sandbox = Sandbox()
 
         async def sanitize(data: bytes) -> CleanFile:
-            return await sandbox.run(sanitize_image, data)
+            return await sandbox.run(sanitize_file, data, settings.voice_pitch_shift)
 
         services = Services(
             repository=repository,
@@ -54,6 +55,7 @@ class Runtime:
             today=lambda: datetime.now(settings.tz).date(),
             now=lambda: datetime.now(settings.tz),
             max_file_bytes=settings.max_file_bytes,
+            voice_pitch_shift=settings.voice_pitch_shift,
         )
         return cls(settings, keys, engine, repository, flows, sandbox, Conversation(services))
 

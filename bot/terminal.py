@@ -58,7 +58,7 @@ class TerminalSession:
             return Press(self.buttons[int(text) - 1].action)
         path = Path(text).expanduser()
         if text and len(text) < 4096 and path.is_file():
-            return Upload(path.stat().st_size, _reader(path), kind="document")
+            return Upload(path.stat().st_size, _reader(path))
         if text.startswith("/") and len(text) > 1:
             return Command(text[1:].split()[0].lower())
         return Text(line.rstrip("\n"))

@@ -32,3 +32,13 @@ def burn_cpu(seconds: float) -> float:
     while time.process_time() < end:
         pass
     return seconds
+
+
+def leave_temp_file_then_sleep(seconds: float) -> None:
+    """Like a sanitizer killed mid-task: a temporary file holding the original is left behind."""
+    import tempfile
+    import time
+
+    with open(os.path.join(tempfile.mkdtemp(), "original.bin"), "wb") as handle:
+        handle.write(b"ORIGINAL-BYTES")
+    time.sleep(seconds)

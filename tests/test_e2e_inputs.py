@@ -87,11 +87,12 @@ async def test_number_out_of_range_and_unaccepted_file_types(api, settings):
         await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))
 
         after = api.mark(reporter.chat)
-        api.send_document(reporter.user, b"%PDF-1.7\n1 0 obj", "prikaz.pdf", "application/pdf")
+        api.send_document(reporter.user, b"MZ\x90\x00 a Windows program", "prikaz.pdf", "application/pdf")
         await reporter.question("evidence", after)
         refusal = texts_after(reporter, after)[0]
-        assert refusal == _("This type of file is not accepted. You can send photos and images ({kinds}).").format(
-            kinds="JPEG, PNG, WEBP"
+        assert refusal == (
+            "This type of file is not accepted. You can send photos and images (JPEG, PNG, WebP, HEIC, GIF), "
+            "documents (PDF, DOCX, XLSX, PPTX, ODT, ODS), voice messages, audio (MP3, M4A, WAV) and video (MP4, MOV)."
         )
         after = api.mark(reporter.chat)
         api.send_document(reporter.user, b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "fake.png", "image/png")

@@ -820,8 +820,8 @@ def sandboxes(monkeypatch):
 
     yield make
     for sandbox in made:  # a failed test may leave a pool behind
-        for pool in list(sandbox._started):
-            sandbox._discard(pool)
+        for slot in sandbox._slots:
+            sandbox._discard(slot)
 
 
 class TestSandbox:
@@ -837,7 +837,7 @@ class TestSandbox:
             await sandbox.run(sanitize_image, b"%PDF-1.7\n")
         assert exc.value.reason == "unsupported"
         await sandbox.close()
-        assert not sandbox._started
+        assert all(slot.pool is None for slot in sandbox._slots) and not os.path.exists(sandbox._root)
 
     async def test_memory_limit(self, sandboxes, dirty_jpeg):
         sandbox = sandboxes(memory_limit_mb=256)
@@ -868,6 +868,15 @@ class TestSandbox:
             await slow
         assert cleaned.width == 32
         await sandbox.close()
+
+    async def test_a_killed_worker_leaves_no_temporary_files(self, sandboxes):
+        sandbox = sandboxes(timeout=2, workers=1)
+        with pytest.raises(SanitizeError):
+            await sandbox.run(sandbox_helpers.leave_temp_file_then_sleep, 30)
+        assert os.listdir(sandbox._slots[0].temp_dir) == []
+        root = sandbox._root
+        await sandbox.close()
+        assert not os.path.exists(root)
 
     async def test_cpu_limit_is_per_task(self, sandboxes):
         sandbox = sandboxes(cpu_seconds=1, timeout=20)

@@ -12,13 +12,17 @@ from __future__ import annotations
 import asyncio
 import math
 import multiprocessing
+import os
 import resource
+import shutil
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any
 
-from bot.privacy.images import SanitizeError
+from .clean import SanitizeError
 
 
 def _cap(limit: int, hard: int) -> int:
@@ -34,8 +38,11 @@ def _set_cpu_budget(cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
-def _init_worker(memory_bytes: int, cpu_seconds: int) -> None:
-    """Pool initializer, runs in each child before any task."""
+def _init_worker(memory_bytes: int, cpu_seconds: int, temp_dir: str) -> None:
+    """Pool initializer, runs in each child before any task. Temporary files go to the slot's own
+    private directory, which the parent wipes if it has to kill the child mid-task."""
+    tempfile.tempdir = temp_dir
+    os.environ["TMPDIR"] = temp_dir
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = _cap(memory_bytes, hard)
@@ -47,6 +54,14 @@ def _run_task(cpu_seconds: int, func: Callable[..., Any], *args: Any) -> Any:
     """Runs in the child: a fresh CPU budget for every task, then the task itself."""
     _set_cpu_budget(cpu_seconds)
     return func(*args)
+
+
+@dataclass
+class _Slot:
+    """One worker: its one-process pool (started on first use) and its private temporary directory."""
+
+    temp_dir: str
+    pool: ProcessPoolExecutor | None = None
 
 
 class Sandbox:
@@ -63,28 +78,33 @@ class Sandbox:
         self._memory_bytes = memory_limit_mb * 1024 * 1024
         self._cpu_seconds = cpu_seconds
         self._timeout = timeout
-        self._idle: asyncio.Queue[ProcessPoolExecutor | None] = asyncio.Queue()
-        for _ in range(workers):
-            self._idle.put_nowait(None)  # a slot whose pool is started on first use
-        self._started: set[ProcessPoolExecutor] = set()
+        self._root = tempfile.mkdtemp(prefix="tipbot-sandbox-")  # mode 0700
+        self._slots = [_Slot(tempfile.mkdtemp(dir=self._root)) for _ in range(workers)]
+        self._idle: asyncio.Queue[_Slot] = asyncio.Queue()
+        for slot in self._slots:
+            self._idle.put_nowait(slot)
 
-    def _new_pool(self) -> ProcessPoolExecutor:
-        pool = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(self._memory_bytes, self._cpu_seconds),
-        )
-        self._started.add(pool)
-        return pool
+    def _start(self, slot: _Slot) -> ProcessPoolExecutor:
+        if slot.pool is None:
+            slot.pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self._memory_bytes, self._cpu_seconds, slot.temp_dir),
+            )
+        return slot.pool
 
-    def _discard(self, pool: ProcessPoolExecutor) -> None:
-        """Kill the pool's process; its slot gets a fresh pool on next use."""
-        self._started.discard(pool)
-        # The executor has no public way to kill a busy worker before Python 3.14.
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+    def _discard(self, slot: _Slot) -> None:
+        """Kill the slot's process and wipe what it left in its temporary directory."""
+        pool, slot.pool = slot.pool, None
+        if pool is not None:
+            # The executor has no public way to kill a busy worker before Python 3.14.
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.kill()
+                process.join(timeout=5)
+            pool.shutdown(wait=False, cancel_futures=True)
+        shutil.rmtree(slot.temp_dir, ignore_errors=True)
+        os.makedirs(slot.temp_dir, mode=0o700, exist_ok=True)
 
     async def run(self, func: Callable[..., Any], *args: Any) -> Any:
         """Run `func(*args)` in a child process and return its result.
@@ -93,20 +113,22 @@ class Sandbox:
         is; a timeout, a crash or running out of memory raises SanitizeError("too_large"). The timeout
         counts from when a worker takes the task, not while it waits for a free worker.
         """
-        pool = await self._idle.get() or self._new_pool()
+        slot = await self._idle.get()
         try:
+            pool = self._start(slot)
             future = asyncio.get_running_loop().run_in_executor(pool, _run_task, self._cpu_seconds, func, *args)
             return await asyncio.wait_for(future, self._timeout)
         except SanitizeError:
             raise
         except (TimeoutError, BrokenProcessPool, MemoryError) as exc:
-            self._discard(pool)
-            pool = None
+            self._discard(slot)
             raise SanitizeError("too_large") from exc
         finally:
-            self._idle.put_nowait(pool)
+            self._idle.put_nowait(slot)
 
     async def close(self) -> None:
-        pools, self._started = list(self._started), set()
-        for pool in pools:
-            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        for slot in self._slots:
+            pool, slot.pool = slot.pool, None
+            if pool is not None:
+                await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        shutil.rmtree(self._root, ignore_errors=True)

@@ -79,11 +79,11 @@ def to_event(update: Update) -> Event:
         return Text(message.text)
     if message.photo:
         largest = message.photo[-1]
-        return Upload(largest.file_size, _fetcher(message, largest.file_id), kind="photo")
+        return Upload(largest.file_size, _fetcher(message, largest.file_id))
     for kind in FILE_KINDS:
         attachment = getattr(message, kind)
         if attachment is not None:
-            return Upload(attachment.file_size, _fetcher(message, attachment.file_id), kind=kind)
+            return Upload(attachment.file_size, _fetcher(message, attachment.file_id))
     if message.contact or message.location or message.venue:
         return Unsupported("contact")
     return Unsupported("sticker" if message.sticker else "other")
