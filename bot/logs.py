@@ -1,29 +1,35 @@
-"""Logging that cannot leak who a reporter is: identifiers and the token are masked in every record."""
+"""Logging that cannot leak who a reporter is.
+
+Every log record is redacted when it is created (a record factory), so no handler, ours or one added
+later, ever sees a token, a Telegram id, a username, a name or a phone number. python-telegram-bot's
+DEBUG records are whole update payloads: the `telegram` loggers never go below INFO.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
-_LONG_NUMBER = re.compile(r"(?<![\w.])-?\d{6,}(?![\w.])")
+_LONG_NUMBER = re.compile(r"(?<![\w.])[-+]?\d{6,}(?![\w.])")
 _USERNAME = re.compile(r"(?<!\w)@[A-Za-z][A-Za-z0-9_]{3,}")
 _BOT_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 _PERSONAL_FIELD = re.compile(
     r"""(['"]?(?:first_name|last_name|username|phone_number|title|text|caption)['"]?\s*[:=]\s*)(['"]).*?(?<!\\)\2"""
 )
+QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater", "aiosqlite", "asyncio", "alembic")
 
 
-class RedactingFilter(logging.Filter):
-    """Masks bot tokens, long numbers (chat, user and message ids, phones), @usernames and the values
-    of personal fields; drops python-telegram-bot's DEBUG records, which are whole update payloads."""
+class Redactor:
+    """Masks bot tokens, long numbers (chat, user and message ids, phones), @usernames and the values of
+    personal fields."""
 
     def __init__(self, secrets: tuple[str, ...] = ()):
-        super().__init__()
         self._secrets = tuple(secret for secret in secrets if secret)
 
-    def redact(self, text: str) -> str:
+    def __call__(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "[secret]")
         text = _BOT_TOKEN.sub("[token]", text)
@@ -31,31 +37,33 @@ class RedactingFilter(logging.Filter):
         text = _LONG_NUMBER.sub("[number]", text)
         return _USERNAME.sub("@[user]", text)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.startswith("telegram") and record.levelno < logging.INFO:
-            return False
+
+def install_redaction(redact: Redactor) -> None:
+    """Redact every record at creation: message, arguments and traceback become one masked text."""
+    original = _ORIGINAL_FACTORY
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = original(*args, **kwargs)
         message = record.getMessage()
         if record.exc_info:
             message += "\n" + logging.Formatter().formatException(record.exc_info)
-        record.msg, record.args = self.redact(message), None
+        record.msg, record.args = redact(message), None
         record.exc_info, record.exc_text, record.stack_info = None, None, None
-        return True
+        return record
+
+    logging.setLogRecordFactory(factory)
+
+
+_ORIGINAL_FACTORY: Callable[..., logging.LogRecord] = logging.getLogRecordFactory()
 
 
 def configure_logging(level: str = "INFO", secrets: tuple[str, ...] = (), stream: TextIO | None = None) -> None:
+    install_redaction(Redactor(secrets))
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in (
-        "httpx",
-        "httpcore",
-        "apscheduler",
-        "telegram.ext.Updater",
-        "aiosqlite",
-        "asyncio",
-        "alembic",
-    ):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("telegram").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

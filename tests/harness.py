@@ -83,7 +83,7 @@ class Reporter:
     async def wait(self, predicate, after: int | None = None) -> SentMessage:
         return await self.api.wait_for_message(self.chat, predicate, after=after or 0)
 
-    def _holder(self, action: str) -> tuple[SentMessage, dict]:
+    def holder(self, action: str) -> tuple[SentMessage, dict]:
         for message in reversed(self.messages()):
             for row in message.buttons():
                 for button in row:
@@ -93,14 +93,14 @@ class Reporter:
 
     def has_button(self, action: str) -> bool:
         try:
-            self._holder(action)
+            self.holder(action)
         except AssertionError:
             return False
         return True
 
     async def press(self, action: str) -> None:
         """Press a button and wait until the bot has dealt with it (answered the callback)."""
-        message, button = self._holder(action)
+        message, button = self.holder(action)
         update = self.api.press(self.user, message, lambda text: text == button["text"])
         await self.api.wait_until(lambda: self.api.callback_answer(update) is not None)
 

@@ -54,9 +54,10 @@ async def open_questionnaire(reporter: Reporter, lang: str) -> None:
 
 async def answer_first_part(reporter: Reporter) -> None:
     """what, sector, work, region: up to the date question."""
-    message = await reporter.question("what")
+    await reporter.question("what")
     for option in ("harvest_mobilisation", "wages"):
         await reporter.press(actions.option("what", option))
+    message, _button = reporter.holder(actions.nav("what", "done"))
     assert sum("✅" in text for text in message.button_texts()) == 2
     await reporter.press_and_wait(actions.nav("what", "done"), lambda m: asks(m, "sector"))
     await reporter.press_and_wait(actions.option("sector", "teachers"), lambda m: asks(m, "work"))
@@ -197,3 +198,15 @@ async def test_restart_mid_questionnaire_continues_the_same_draft(api, make_sett
         assert tip.answers["what"] == ["harvest_mobilisation", "wages"]  # answered before the restart
         assert tip.answers["period"] == {"start": "2026-10-01", "end": "2026-10-01"}
         assert tip.urgent and tip.files == []
+
+
+async def reach_evidence(reporter: Reporter, lang: str, description: str) -> None:
+    """From the first question to the files question, the shortest way."""
+    await answer_first_part(reporter)
+    today = {"ru": "сегодня", "uz": "bugun", "kk": "бүгін", "en": "today"}[lang]
+    await reporter.say(today, lambda m: asks(m, "people"))
+    await reporter.press_and_wait(actions.nav("people", "skip"), lambda m: asks(m, "children"))
+    await reporter.press_and_wait(actions.option("children", "no"), lambda m: asks(m, "ordered_by"))
+    await reporter.press_and_wait(actions.option("ordered_by", "employer"), lambda m: asks(m, "description"))
+    await reporter.say(description, lambda m: asks(m, "evidence_note"))
+    await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))

@@ -1,8 +1,5 @@
 """PDF sanitizer tests, with fixtures built here by pikepdf and Pillow (no sample files from disk).
-
-The one exception is the developer check at the end, which runs the public sample PDFs of
-../shared/corpus/ through the sanitizer and is skipped where that folder is absent.
-"""
+The public samples of ../shared/corpus/ are checked by `make corpus-check`, outside the suite."""
 
 from __future__ import annotations
 
@@ -30,7 +27,6 @@ from bot.privacy import pdf as pdfmod  # noqa: E402
 from bot.privacy.clean import SanitizeError  # noqa: E402
 from bot.privacy.pdf import PDF_MIME, is_pdf, sanitize_pdf  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "corpus"
 EXIFTOOL = shutil.which("exiftool")
 TEXT = b"Order 17 of the hokimiyat"
 
@@ -990,23 +986,3 @@ async def test_runs_in_the_sandbox(dirty_pdf, clean_pdf, gigabyte_bomb):
 
 
 # ---------------------------------------------------------------- developer check on public samples
-
-
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="developer check: ../shared/corpus/ (public sample files) is absent")
-def test_corpus_pdfs_developer_check(tmp_path):
-    """DEVELOPER CHECK, not a fixture of the project: real-world PDFs from exiftool's test suite."""
-    samples = sorted(CORPUS.glob("*.pdf"))
-    if not samples:
-        pytest.skip("developer check: no PDF in ../shared/corpus/")
-    for sample in samples:
-        original = sample.read_bytes()
-        clean = sanitize_pdf(original).data
-        with pikepdf.open(io.BytesIO(original)) as before, pikepdf.open(io.BytesIO(clean)) as after:
-            assert len(after.pages) == len(before.pages)
-            assert "/Info" not in after.trailer and "/Metadata" not in after.Root
-        out = tmp_path / sample.name
-        out.write_bytes(clean)
-        if EXIFTOOL:
-            entry = _exiftool([out])[out.name]
-            problems = _metadata_problems(entry)
-            assert not problems, f"{sample.name}: {problems}\n{json.dumps(entry, indent=1, ensure_ascii=False)}"
