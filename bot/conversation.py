@@ -264,7 +264,7 @@ class Conversation:
         if command.name in ("start", "language"):
             return Reply(messages=[language_picker(command.preferred, has_draft=session.draft is not None)])
         if command.name == "privacy":
-            return Reply(messages=[privacy_screen(lang, with_start=False)])
+            return Reply(messages=[privacy_screen(lang, False, self.services.voice_pitch_shift)])
         if command.name == "cancel":
             _ = gettext_for(lang)
             if session.draft is None:
@@ -280,7 +280,7 @@ class Conversation:
         _ = gettext_for(lang)
         chosen = Screen(_("Language: {language}").format(language=LANGUAGE_NAMES[lang]))
         if session.draft is None:
-            return Reply(edit=chosen, messages=[privacy_screen(lang, with_start=True)])
+            return Reply(edit=chosen, messages=[privacy_screen(lang, True, self.services.voice_pitch_shift)])
         flow = self.services.flows.get(session.draft.flow_id, session.draft.flow_version)
         if flow is None:
             return Reply(edit=chosen, messages=[start_screen(lang)])
@@ -433,8 +433,10 @@ def language_picker(preferred: str | None, has_draft: bool) -> Screen:
     return Screen("\n".join(lines), buttons)
 
 
-def privacy_screen(lang: str, with_start: bool) -> Screen:
+def privacy_screen(lang: str, with_start: bool, voice_shift: bool = True) -> Screen:
+    """The same facts as the README's "What tipbot stores and what it does not", for reporters."""
     _ = gettext_for(lang)
+    voice = _("• Voice messages are re-recorded with a changed voice, so that it is harder to recognise.")
     text = "\n\n".join(
         [
             _("Before you start:"),
@@ -449,6 +451,11 @@ def privacy_screen(lang: str, with_start: bool) -> Screen:
             _(
                 "• Files are rebuilt without their hidden data (place, camera, author, comments). What can be "
                 "seen or heard in them stays: check that a photo does not show you or your documents."
+            ),
+            *([voice] if voice_shift else []),
+            _(
+                "• If an answer seems to contain a phone number, a passport number or the like, the bot shows it "
+                "and asks whether to remove it before you send."
             ),
             _(
                 "• Telegram itself can see this chat, as it sees every chat with a bot. Once your report is "

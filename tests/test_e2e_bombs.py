@@ -78,3 +78,17 @@ async def test_bombs_are_refused_while_another_reporter_finishes(api, make_setti
         [tip] = await runtime.repository.pending_tips()
         assert tip.files and tip.files[0].mime == "image/jpeg"
         assert asks(api.sent_to(attacker.chat)[-1], "evidence"), "the attacker's conversation goes on"
+
+
+async def test_a_file_over_the_size_limit_is_refused_without_downloading_it(api, make_settings):
+    settings = bot_settings(make_settings, api, max_file_mb=1)
+    reporter = Reporter(api, FakeUser(id=7500003, first_name="Big", language_code="kk"))
+    async with running_bot(settings):
+        await open_questionnaire(reporter, "kk")
+        await reach_evidence(reporter, "kk", "Үлкен файл.")
+        after = api.mark(reporter.chat)
+        api.send_document(reporter.user, photo_with_gps() + bytes(1_500_000), "video.jpg", "image/jpeg")
+        refusal = await reporter.wait(lambda m: not m.buttons(), after)
+        assert refusal.text == file_refusal("too_large", "kk", settings.max_file_bytes)
+        assert "1 мегабайтқа дейінгі файлдар" in refusal.text
+        assert api.calls_to("getFile") == []
