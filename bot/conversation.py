@@ -102,6 +102,10 @@ class Session:
     """Identifiers the reporter chose to keep, so they are not asked about again."""
     discard: bool = False
 
+    def drop_draft(self) -> None:
+        """Forget the report in progress but keep the trace, so a later /forget still clears the chat."""
+        self.draft, self.identifier, self.kept = None, None, []
+
     def to_json(self) -> dict[str, Any]:
         return {
             "lang": self.lang,
@@ -191,6 +195,8 @@ class Conversation:
             if update_id is not None:
                 session.last_update = update_id
             await self._persist(chat_key, session, existed=stored is not None)
+            if stored and stored.get("draft") and session.draft is None and not session.discard:
+                await self.services.repository.delete_draft_files(chat_key)
             return reply
 
     async def remember(self, chat_key: str, message_ids: list[int]) -> None:
@@ -233,7 +239,7 @@ class Conversation:
             return Reply(messages=[start_screen(session.lang)])
         flow = self.services.flows.get(session.draft.flow_id, session.draft.flow_version)
         if flow is None:
-            session.discard = True
+            session.drop_draft()
             _ = gettext_for(session.lang)
             text = _("The questionnaire has been updated since you started. Please start again.")
             return Reply(messages=[Screen(text, ((Button(_("Start a report"), BEGIN),),))])
@@ -269,7 +275,7 @@ class Conversation:
             _ = gettext_for(lang)
             if session.draft is None:
                 return Reply(messages=[Screen(_("There is no report in progress."))])
-            session.discard = True
+            session.drop_draft()
             return Reply(messages=[Screen(_("Your unfinished report has been deleted. Send /start to begin again."))])
         return Reply(messages=[help_screen(lang)])
 
@@ -317,7 +323,7 @@ class Conversation:
         if isinstance(outcome.step, engine.Submitted):
             return await self._submit(chat_key, session, flow, outcome.step, before)
         if isinstance(outcome.step, engine.Cancelled):
-            session.discard = True
+            session.drop_draft()
             done = Screen(_("Your report has been deleted. Nothing was sent."))
             return Reply(edit=Screen(before.text), messages=[done, start_screen(lang)])
         screen = self._screen(session, flow, outcome.step)

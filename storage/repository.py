@@ -85,6 +85,10 @@ class Repository:
             session.add(DraftFile(ref=ref, draft_key=key, mime=mime, data=blob))
         return ref
 
+    async def delete_draft_files(self, key: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(delete(DraftFile).where(DraftFile.draft_key == key))
+
     async def expire_drafts(self, touched_before: datetime) -> int:
         cutoff = touched_before.replace(tzinfo=None)
         async with self._sessions.begin() as session:

@@ -131,7 +131,7 @@ async def test_help_privacy_language_and_cancel(api, settings):
         )
         assert await runtime.repository.count_tips() == 0
         again = await reporter.say("/cancel", lambda m: True)
-        assert again.text == gettext_for("ru")("There is no report in progress.")  # from Telegram's language
+        assert again.text == gettext_for("uz")("There is no report in progress.")  # the language chosen stays
 
 
 async def test_strangers_get_the_neutral_help_for_staff_commands(api, settings):

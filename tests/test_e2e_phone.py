@@ -83,3 +83,15 @@ async def test_a_receipt_left_by_a_restart_is_cleared_with_the_next_message(api,
         texts = visible_texts(reporter)
         assert not any(RECEIPT.search(text or "") for text in texts)
         assert texts[0] == "/start" and len(texts) == 2  # the new /start and the language question
+
+
+async def test_forget_after_cancel_still_clears_the_cancelled_conversation(api, make_settings):
+    settings = bot_settings(make_settings, api)
+    reporter = Reporter(api, FakeUser(id=7400006, first_name="Shirin", language_code="ru"))
+    async with running_bot(settings):
+        await open_questionnaire(reporter, "ru")
+        await answer_first_part(reporter)
+        await reporter.say("/cancel", lambda m: "/start" in (m.text or ""))
+        forgotten = gettext_for("ru")("Forgotten: your unfinished report and this conversation have been deleted.")
+        await reporter.say("/forget", lambda m: m.text == forgotten)
+        assert visible_texts(reporter) == [forgotten]

@@ -126,3 +126,13 @@ async def test_rotated_key_still_opens_old_tips(make_settings, database_url):
             await forgotten.repository.get_tip(tip_id)
     finally:
         await forgotten.close()
+
+
+async def test_dropping_a_draft_removes_its_files(runtime):
+    repo = runtime.repository
+    await repo.save_draft("k", {"lang": "ru"}, datetime(2026, 11, 27, 9))
+    ref = await repo.add_draft_file("k", "image/jpeg", b"photo")
+    await repo.delete_draft_files("k")
+    assert await repo.load_draft("k") == {"lang": "ru"}
+    with pytest.raises(LookupError):
+        await repo.submit_tip("k", new_tip(), [ref])
