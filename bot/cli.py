@@ -55,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--print", action="store_true", help="print undigested tips; marks nothing")
     digest.set_defaults(handler=_digest)
 
+    export = commands.add_parser("export", help="write all reports (or those since a day) as CSV and XLSX")
+    export.add_argument("--since", help="first day, e.g. 01.09.2026")
+    export.add_argument("--lang", choices=LANGUAGES, help="language of the column names (default: staff language)")
+    export.add_argument("--out", type=Path, default=Path("."), help="folder to write into (default: here)")
+    export.set_defaults(handler=_export)
+
+    purge = commands.add_parser("purge", help="delete reports past TIPBOT_RETENTION_DAYS (and stale drafts) now")
+    purge.set_defaults(handler=_purge)
+
     flows = commands.add_parser("flows", help="questionnaire files")
     flow_commands = flows.add_subparsers(title="flow commands")
     validate = flow_commands.add_parser("validate", help="check flow files and list every problem")
@@ -138,22 +147,67 @@ async def _send_digest_now(settings: Settings, runtime) -> int:
     if not settings.staff_chat_ids:
         print("tipbot: invalid setting TIPBOT_STAFF_CHAT_IDS: no staff chat to send to", file=sys.stderr)
         return 2
-    from telegram import Bot
+    from telegram.ext import AIORateLimiter, ExtBot
 
-    from .digest.send import send_digest
+    from .digest.jobs import run_digest
 
-    bot = Bot(settings.token.get_secret_value(), base_url=settings.api_base_url, base_file_url=settings.api_file_url)
+    bot = ExtBot(
+        settings.token.get_secret_value(),
+        base_url=settings.api_base_url,
+        base_file_url=settings.api_file_url,
+        rate_limiter=AIORateLimiter(max_retries=3),
+    )
     async with bot:
-        report = await send_digest(
-            bot,
-            runtime.repository,
-            runtime.flows,
-            settings.staff_chat_ids,
-            settings.staff_language,
-            runtime.today(),
-        )
-    print(f"digest sent: {sum(report.delivered.values())} tip message(s), {report.digested} tip(s) complete")
+        report = await run_digest(runtime, bot)
+    print(f"digest sent: {sum(report.delivered.values())} tip(s) sent, {report.digested} tip(s) complete")
     return 1 if report.failed_chats else 0
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from .digest.export import export_csv, export_xlsx
+    from .flows.dates import DateError, parse_period
+    from .runtime import Runtime
+
+    async def go() -> int:
+        runtime = await Runtime.open(settings)
+        try:
+            start = date(2000, 1, 1)
+            if args.since:
+                try:
+                    start = parse_period(args.since, runtime.today()).start
+                except DateError:
+                    print(f"tipbot: cannot read the day '{args.since}' (write e.g. 01.09.2026)", file=sys.stderr)
+                    return 2
+            tips = await runtime.repository.tips_since(start, files=False)
+            lang = args.lang or settings.staff_language
+            args.out.mkdir(parents=True, exist_ok=True)
+            base = args.out / f"tips-since-{start.isoformat()}"
+            base.with_suffix(".csv").write_bytes(export_csv(tips, runtime.flows, lang))
+            base.with_suffix(".xlsx").write_bytes(export_xlsx(tips, runtime.flows, lang))
+            print(f"{len(tips)} report(s) written to {base}.csv and {base}.xlsx")
+            return 0
+        finally:
+            await runtime.close()
+
+    return asyncio.run(go())
+
+
+def _purge(settings: Settings, _args: argparse.Namespace) -> int:
+    from .digest.jobs import run_retention
+    from .runtime import Runtime
+
+    async def go() -> int:
+        runtime = await Runtime.open(settings)
+        try:
+            removed = await run_retention(runtime)
+        finally:
+            await runtime.close()
+        print(f"deleted {removed} report(s) older than {settings.retention_days} days (kept ones stay)")
+        return 0
+
+    return asyncio.run(go())
 
 
 def _flows_validate(_settings: Settings, args: argparse.Namespace) -> int:

@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     port: int = Field(8080, ge=1, le=65535)
     max_file_mb: int = Field(20, ge=1, le=2000)
+    retention_days: int = Field(90, ge=8, le=3650)
     log_level: str = "INFO"
 
     _split_ids = field_validator("staff_chat_ids", "admin_ids", mode="before")(_id_list)

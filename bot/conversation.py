@@ -15,7 +15,9 @@ from datetime import date, datetime
 from typing import Any
 
 from storage.repository import NewTip, Repository
+from storage.staff_records import StaffRecords
 
+from . import follow_up
 from .flows import engine
 from .flows.catalog import FlowCatalog
 from .flows.engine import Draft, Press, Text, Unsupported
@@ -38,6 +40,7 @@ REPORTER_COMMANDS = (
     ("privacy", N_("what is stored and what is not")),
     ("cancel", N_("delete the report you are writing")),
     ("forget", N_("delete the report and this whole conversation")),
+    ("status", N_("check a report you sent, with its receipt code")),
     ("help", N_("what this bot does")),
 )
 """Commands with their descriptions, for /help and for Telegram's command menu."""
@@ -83,6 +86,8 @@ class Reply:
     """Messages to delete from the chat before the new ones are sent."""
     submitted: bool = False
     """The report was stored; the receipt is on screen until the reporter has written it down."""
+    notify_staff: bool = False
+    """Something staff should see at once: an urgent report or a reporter's answer."""
 
 
 @dataclass
@@ -96,6 +101,10 @@ class Session:
     last_update: int = 0
     trace: list[int] = field(default_factory=list)
     receipt_shown: bool = False
+    checking: bool = False
+    """Waiting for a receipt code."""
+    answering: bool = False
+    """Writing to staff about a checked report (the tip itself is known only in memory)."""
     identifier: dict[str, str] | None = None
     """A likely identifier found in an answer, waiting for the reporter to keep or remove it."""
     kept: list[str] = field(default_factory=list)
@@ -113,6 +122,8 @@ class Session:
             "last_update": self.last_update,
             "trace": self.trace[-MAX_TRACE:],
             "receipt_shown": self.receipt_shown,
+            "checking": self.checking,
+            "answering": self.answering,
             "identifier": self.identifier,
             "kept": self.kept,
         }
@@ -126,6 +137,8 @@ class Session:
             last_update=data.get("last_update", 0),
             trace=list(data.get("trace", [])),
             receipt_shown=bool(data.get("receipt_shown")),
+            checking=bool(data.get("checking")),
+            answering=bool(data.get("answering")),
             identifier=data.get("identifier"),
             kept=list(data.get("kept", [])),
         )
@@ -159,7 +172,9 @@ class Services:
     repository: Repository
     flows: FlowCatalog
     sanitize: Callable[[bytes], Awaitable[CleanFile]]
-    receipt_salt: bytes
+    receipt_salts: tuple[bytes, ...]
+    """The current key's salt first, then those of previous keys (old receipt codes keep working)."""
+    records: StaffRecords
     today: Callable[[], date]
     now: Callable[[], datetime]
     max_file_bytes: int
@@ -170,6 +185,7 @@ class Conversation:
     def __init__(self, services: Services):
         self.services = services
         self._locks = KeyedLocks()
+        self._follow_ups = follow_up.FollowUps()
 
     async def handle(
         self, chat_key: str, event: Event, update_id: int | None = None, message_id: int | None = None
@@ -225,10 +241,19 @@ class Conversation:
             return self._clear(session, session.lang or "ru", CLEARED)
         if isinstance(event, Command) and event.name == "forget":
             return self._clear(session, session.lang or _fallback_language(event.preferred), FORGOTTEN)
+        wants_check = isinstance(event, Command) and event.name == "status"
+        if wants_check or (isinstance(event, Press) and event.action == follow_up.CHECK):
+            return self._ask_code(
+                chat_key, session, session.lang or _fallback_language(getattr(event, "preferred", None))
+            )
         if isinstance(event, Command):
             return self._command(session, event)
         if _is_shared_contact(event):
             return self._refuse_contact(session)
+        if session.checking and isinstance(event, Text):
+            return await self._check_code(chat_key, session, event.text)
+        if session.answering or (isinstance(event, Press) and event.action in (follow_up.ANSWER, follow_up.DONE)):
+            return await self._follow_up(chat_key, session, event)
         if isinstance(event, Press) and event.action.startswith(LANGUAGE_PREFIX):
             return self._choose_language(session, event.action.removeprefix(LANGUAGE_PREFIX))
         if session.lang is None:
@@ -244,6 +269,72 @@ class Conversation:
             text = _("The questionnaire has been updated since you started. Please start again.")
             return Reply(messages=[Screen(text, ((Button(_("Start a report"), BEGIN),),))])
         return await self._answer(chat_key, session, flow, event)
+
+    def _ask_code(self, chat_key: str, session: Session, lang: str) -> Reply:
+        self._follow_ups.close(chat_key)
+        session.checking, session.answering = True, False
+        return Reply(messages=[follow_up.ask_code_screen(lang)])
+
+    async def _check_code(self, chat_key: str, session: Session, text: str) -> Reply:
+        lang = session.lang or "ru"
+        services = self.services
+        found = await follow_up.check_code(
+            text, chat_key, services.repository, services.records, services.receipt_salts, services.now()
+        )
+        if found.tip_id is None:
+            if found.problem == "limit":
+                session.checking = False
+            return Reply(messages=[Screen(follow_up.code_problem(found.problem or "unknown", lang))])
+        session.checking = False
+        self._follow_ups.open(chat_key, found.tip_id)
+        return Reply(messages=[await self._report_screen(found.tip_id, lang)])
+
+    async def _report_screen(self, tip_id: str, lang: str) -> Screen:
+        tip = await self.services.repository.get_tip(tip_id, files=False)
+        exchanges = await self.services.records.exchanges(tip_id)
+        return follow_up.report_screen(tip.status if tip else "closed", exchanges, lang)
+
+    async def _follow_up(self, chat_key: str, session: Session, event: Event) -> Reply:
+        """Reading and answering staff messages on a checked report; "Done" clears the chat."""
+        lang = session.lang or "ru"
+        _ = gettext_for(lang)
+        if isinstance(event, Press) and event.action == follow_up.DONE:
+            self._follow_ups.close(chat_key)
+            session.answering = False
+            cleared = Reply(delete=list(session.trace), messages=[Screen(_(CLEARED))])
+            session.trace = []
+            return cleared
+        tip_id = self._follow_ups.get(chat_key)
+        if tip_id is None:
+            session.answering = False
+            text = _("This has taken too long; please check your report again with the code.")
+            return Reply(messages=[Screen(text, ((Button(_("Check my report"), follow_up.CHECK),),))])
+        if isinstance(event, Press) and event.action == follow_up.ANSWER:
+            session.answering = True
+            return Reply(edit=None, messages=[follow_up.answer_prompt(lang)])
+        today = self.services.today()
+        if isinstance(event, Text) and event.text.strip():
+            await self.services.records.add_exchange(tip_id, "reporter", event.text.strip(), today)
+            return Reply(messages=[follow_up.answer_sent(lang, files=False)], notify_staff=True)
+        if isinstance(event, Upload):
+            clean = await self._clean_upload(event, lang)
+            if isinstance(clean, Reply):
+                return clean
+            await self.services.records.add_exchange(tip_id, "reporter", "", today, [(clean.mime, clean.data)])
+            return Reply(messages=[follow_up.answer_sent(lang, files=True)], notify_staff=True)
+        return Reply(messages=[follow_up.answer_prompt(lang)])
+
+    async def _clean_upload(self, upload: Upload, lang: str) -> CleanFile | Reply:
+        """Fetch and sanitize a file, or the reply that explains why it is refused."""
+        problem = None
+        if upload.size is not None and upload.size > self.services.max_file_bytes:
+            problem = "too_large"
+        else:
+            try:
+                return await self.services.sanitize(await upload.fetch())
+            except SanitizeError as error:
+                problem = error.reason
+        return Reply(messages=[Screen(file_refusal(problem, lang, self.services.max_file_bytes))])
 
     def _clear(self, session: Session, lang: str, message: str) -> Reply:
         """Delete the draft and every message of the conversation, leaving one line."""
@@ -380,17 +471,10 @@ class Conversation:
         assert draft is not None and lang is not None
         if not engine.accepts_file(flow, draft):
             return Unsupported("file")
-        problem = None
-        if upload.size is not None and upload.size > self.services.max_file_bytes:
-            problem = "too_large"
-        else:
-            try:
-                clean = await self.services.sanitize(await upload.fetch())
-            except SanitizeError as error:
-                problem = error.reason
-        if problem is not None:
-            step = self._screen(session, flow, engine.view(flow, draft))
-            return Reply(messages=[Screen(file_refusal(problem, lang, self.services.max_file_bytes)), step])
+        clean = await self._clean_upload(upload, lang)
+        if isinstance(clean, Reply):
+            clean.messages.append(self._screen(session, flow, engine.view(flow, draft)))
+            return clean
         await self.services.repository.save_draft(chat_key, session.to_json(), self.services.now())
         ref = await self.services.repository.add_draft_file(chat_key, clean.mime, clean.data)
         return engine.File(ref, clean.kind)
@@ -409,10 +493,11 @@ class Conversation:
             answers=answers,
             urgent=submitted.urgent,
             created_on=self.services.today(),
-            receipt_hash=await asyncio.to_thread(hash_code, code, self.services.receipt_salt),
+            receipt_hash=await asyncio.to_thread(hash_code, code, self.services.receipt_salts[0]),
         )
         await self.services.repository.submit_tip(chat_key, tip, file_refs)
-        session.draft, session.receipt_shown = None, True
+        session.drop_draft()
+        session.receipt_shown = True
         receipt = Screen(
             _("Thank you. Your report has been received.")
             + "\n\n"
@@ -423,7 +508,8 @@ class Conversation:
             + _("When you press the button, this whole conversation is deleted from the chat."),
             ((Button(_("I have written it down"), RECEIPT_DONE),),),
         )
-        return Reply(edit=Screen(review.text + "\n\n" + _("✅ Sent.")), messages=[receipt], submitted=True)
+        sent = Screen(review.text + "\n\n" + _("✅ Sent."))
+        return Reply(edit=sent, messages=[receipt], submitted=True, notify_staff=submitted.urgent)
 
 
 # ---- screens not driven by the engine -----------------------------------------------------------------------
@@ -470,7 +556,8 @@ def privacy_screen(lang: str, with_start: bool, voice_shift: bool = True) -> Scr
             _("• /cancel deletes an unfinished report; /forget deletes it and this whole conversation at once."),
         ]
     )
-    buttons = ((Button(_("Start a report"), BEGIN),),) if with_start else ()
+    start = ((Button(_("Start a report"), BEGIN),), (Button(_("Check my report"), follow_up.CHECK),))
+    buttons = start if with_start else ()
     return Screen(text, buttons)
 
 
@@ -483,7 +570,8 @@ def help_screen(lang: str) -> Screen:
 
 def start_screen(lang: str) -> Screen:
     _ = gettext_for(lang)
-    return Screen(_("Press the button to begin a new report."), ((Button(_("Start a report"), BEGIN),),))
+    buttons = ((Button(_("Start a report"), BEGIN),), (Button(_("Check my report"), follow_up.CHECK),))
+    return Screen(_("Press the button to begin a new report."), buttons)
 
 
 def identifier_screen(flow: Flow, pending: dict[str, str], lang: str) -> Screen:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.database import create_engine, session_factory, upgrade
 from storage.repository import Repository
+from storage.staff_records import StaffRecords
 
 from .config import Settings
 from .conversation import Conversation, Services
@@ -28,6 +29,7 @@ class Runtime:
     keys: Keys
     engine: AsyncEngine
     repository: Repository
+    records: StaffRecords
     flows: FlowCatalog
     sandbox: Sandbox
     conversation: Conversation
@@ -40,7 +42,9 @@ class Runtime:
         engine = create_engine(settings.effective_database_url)
         if migrate:
             await upgrade(engine)
-        repository = Repository(session_factory(engine), Cipher(keys.data_key, *(old.data_key for old in previous)))
+        cipher = Cipher(keys.data_key, *(old.data_key for old in previous))
+        sessions = session_factory(engine)
+        repository, records = Repository(sessions, cipher), StaffRecords(sessions, cipher)
         flows = FlowCatalog.shipped()
         sandbox = Sandbox()
 
@@ -51,16 +55,20 @@ class Runtime:
             repository=repository,
             flows=flows,
             sanitize=sanitize,
-            receipt_salt=keys.receipt_salt,
+            receipt_salts=(keys.receipt_salt, *(old.receipt_salt for old in previous)),
+            records=records,
             today=lambda: datetime.now(settings.tz).date(),
             now=lambda: datetime.now(settings.tz),
             max_file_bytes=settings.max_file_bytes,
             voice_pitch_shift=settings.voice_pitch_shift,
         )
-        return cls(settings, keys, engine, repository, flows, sandbox, Conversation(services))
+        return cls(settings, keys, engine, repository, records, flows, sandbox, Conversation(services))
 
     def today(self) -> date:
         return datetime.now(self.settings.tz).date()
+
+    def now(self) -> datetime:
+        return datetime.now(self.settings.tz)
 
     async def expire_drafts(self) -> int:
         return await self.repository.expire_drafts(datetime.now(self.settings.tz) - DRAFT_LIFETIME)

@@ -30,6 +30,12 @@ class Tip(Base):
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     digest_status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     receipt_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    """Where staff are with it: new, reviewing, verified or closed."""
+    keep: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Staff asked to keep it beyond the retention period."""
+    alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    """For urgent tips: the immediate alert reached every staff chat."""
 
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="tip", cascade="all, delete-orphan", order_by="Attachment.position"
@@ -46,6 +52,8 @@ class Attachment(Base):
     kind: Mapped[str] = mapped_column(String(16))
     mime: Mapped[str] = mapped_column(String(64))
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    exchange_id: Mapped[str | None] = mapped_column(ForeignKey("exchanges.id", ondelete="CASCADE"), index=True)
+    """Set for files a reporter sent later, in answer to staff; None for the report's own files."""
 
     tip: Mapped[Tip] = relationship(back_populates="attachments")
 
@@ -81,3 +89,91 @@ class DraftFile(Base):
     draft_key: Mapped[str] = mapped_column(ForeignKey("drafts.key", ondelete="CASCADE"), index=True)
     mime: Mapped[str] = mapped_column(String(64))
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DeliveredPart(Base):
+    """One piece of a tip's digest entry (its text, or file number n) that a staff chat has accepted.
+
+    Several tips share one message where they fit: each of them gets its part recorded when it is accepted,
+    so a digest that broke off sends only what is missing.
+    """
+
+    __tablename__ = "delivered_parts"
+    __table_args__ = NO_ROWID
+
+    tip_id: Mapped[str] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    part: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class StaffChat(Base):
+    """Settings of a staff chat (its language), set with /language there."""
+
+    __tablename__ = "staff_chats"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+
+
+class Note(Base):
+    """An internal note of staff on a tip (never shown to the reporter)."""
+
+    __tablename__ = "notes"
+    __table_args__ = NO_ROWID
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tip_id: Mapped[str] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[bytes] = mapped_column(LargeBinary)
+    created_on: Mapped[date] = mapped_column(Date)
+
+
+class Exchange(Base):
+    """A message between staff and the reporter about a tip: staff write with /reply, the reporter reads
+    it (and answers) only after checking with the receipt code. No chat is ever linked to a tip."""
+
+    __tablename__ = "exchanges"
+    __table_args__ = NO_ROWID
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tip_id: Mapped[str] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    sender: Mapped[str] = mapped_column(String(16))
+    """"staff" or "reporter"."""
+    text: Mapped[bytes] = mapped_column(LargeBinary)
+    created_on: Mapped[date] = mapped_column(Date)
+    number: Mapped[int] = mapped_column(Integer)
+    """Order within the tip's conversation (1, 2, ...)."""
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+    """For reporter answers: posted to every staff chat."""
+
+
+class AuditEntry(Base):
+    """Who among staff did what, when. Holds no reporter data: the action and the tip id only."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    staff_id: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(32))
+    tip_id: Mapped[str | None] = mapped_column(ForeignKey("tips.id", ondelete="SET NULL"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class StateValue(Base):
+    """Small facts the bot must remember across restarts, e.g. the day of the last digest."""
+
+    __tablename__ = "state"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+class Attempt(Base):
+    """Receipt-code guesses per HMAC of a chat (and "*" for all chats) in the current hour."""
+
+    __tablename__ = "code_attempts"
+    __table_args__ = NO_ROWID
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime)
+    count: Mapped[int] = mapped_column(Integer)

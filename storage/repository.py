@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.privacy.clean import file_kind
 from bot.privacy.crypto import Cipher
 
-from .models import Attachment, Delivery, Draft, DraftFile, Tip
+from .models import Attachment, AuditEntry, DeliveredPart, Delivery, Draft, DraftFile, Tip
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,16 @@ class StoredTip:
     created_on: date
     urgent: bool
     files: list[StoredFile] = field(default_factory=list)
+    status: str = "new"
+    keep: bool = False
 
     @property
     def short_id(self) -> str:
         return self.id[:8]
+
+
+STATUSES = ("new", "reviewing", "verified", "closed")
+OPEN_STATUSES = ("new", "reviewing")
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,9 @@ class Repository:
                 urgent=tip.urgent,
                 digest_status="pending",
                 receipt_hash=tip.receipt_hash,
+                status="new",
+                keep=False,
+                alerted=False,
             )
             session.add(row)
             for position, ref in enumerate(file_refs):
@@ -150,13 +159,111 @@ class Repository:
         query = select(Tip).where(Tip.digest_status == "pending").order_by(Tip.created_on, Tip.id)
         return await self._load_tips(query)
 
-    async def get_tip(self, tip_id: str) -> StoredTip | None:
-        tips = await self._load_tips(select(Tip).where(Tip.id == tip_id))
+    async def get_tip(self, tip_id: str, files: bool = True) -> StoredTip | None:
+        tips = await self._load_tips(select(Tip).where(Tip.id == tip_id), files=files)
         return tips[0] if tips else None
 
     async def record_delivery(self, tip_id: str, chat_id: int) -> None:
         async with self._sessions.begin() as session:
             await session.merge(Delivery(tip_id=tip_id, chat_id=chat_id))
+
+    async def delivered_parts(self, chat_id: int, tip_ids: list[str]) -> dict[str, set[str]]:
+        """For each tip, the parts of its digest entry this chat has already accepted."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(DeliveredPart.tip_id, DeliveredPart.part).where(
+                    DeliveredPart.chat_id == chat_id, DeliveredPart.tip_id.in_(tip_ids)
+                )
+            )
+            parts: dict[str, set[str]] = {}
+            for tip_id, part in rows:
+                parts.setdefault(tip_id, set()).add(part)
+            return parts
+
+    async def record_parts(self, chat_id: int, parts: list[tuple[str, str]], complete: list[str]) -> None:
+        """After Telegram accepted a message: its parts, and the tips now complete in this chat."""
+        async with self._sessions.begin() as session:
+            for tip_id, part in parts:
+                await session.merge(DeliveredPart(tip_id=tip_id, chat_id=chat_id, part=part))
+            for tip_id in complete:
+                await session.merge(Delivery(tip_id=tip_id, chat_id=chat_id))
+
+    async def urgent_unalerted(self) -> list[StoredTip]:
+        return await self._load_tips(select(Tip).where(Tip.urgent.is_(True), Tip.alerted.is_(False)), files=False)
+
+    async def mark_alerted(self, tip_id: str) -> None:
+        async with self._sessions.begin() as session:
+            tip = await session.get(Tip, tip_id)
+            if tip is not None:
+                tip.alerted = True
+
+    # ---- staff work ---------------------------------------------------------------------------------------
+
+    async def find_tip_ids(self, prefix: str) -> list[str]:
+        """Tip ids starting with `prefix` (staff may type the first 8 characters)."""
+        cleaned = prefix.strip().lower()
+        if not cleaned or any(ch not in "0123456789abcdef" for ch in cleaned):
+            return []
+        async with self._sessions() as session:
+            rows = await session.execute(select(Tip.id).where(Tip.id.like(f"{cleaned}%")).limit(2))
+            return [row[0] for row in rows]
+
+    async def list_tips(self, statuses: tuple[str, ...] | None, limit: int = 50) -> list[StoredTip]:
+        query = select(Tip).order_by(Tip.created_on.desc(), Tip.id).limit(limit)
+        if statuses is not None:
+            query = query.where(Tip.status.in_(statuses))
+        return await self._load_tips(query, files=False)
+
+    async def tips_since(self, day: date, files: bool = True) -> list[StoredTip]:
+        query = select(Tip).where(Tip.created_on >= day).order_by(Tip.created_on, Tip.id)
+        return await self._load_tips(query, files=files)
+
+    async def set_status(self, tip_id: str, status: str) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        async with self._sessions.begin() as session:
+            tip = await session.get(Tip, tip_id)
+            if tip is not None:
+                tip.status = status
+
+    async def set_keep(self, tip_id: str, keep: bool) -> None:
+        async with self._sessions.begin() as session:
+            tip = await session.get(Tip, tip_id)
+            if tip is not None:
+                tip.keep = keep
+
+    async def tip_by_receipt(self, receipt_hashes: list[str]) -> str | None:
+        """The tip whose receipt code hashes to one of `receipt_hashes` (one per key, current and previous)."""
+        async with self._sessions() as session:
+            row = await session.execute(select(Tip.id).where(Tip.receipt_hash.in_(receipt_hashes)))
+            found = row.first()
+            return found[0] if found else None
+
+    async def audit(self, staff_id: int, action: str, tip_id: str | None, at: datetime) -> None:
+        async with self._sessions.begin() as session:
+            session.add(AuditEntry(staff_id=staff_id, action=action, tip_id=tip_id, at=at.replace(tzinfo=None)))
+
+    async def audit_entries(self) -> list[tuple[int, str, str | None, datetime]]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(AuditEntry.staff_id, AuditEntry.action, AuditEntry.tip_id, AuditEntry.at).order_by(AuditEntry.id)
+            )
+            return [tuple(row) for row in rows]
+
+    # ---- retention ----------------------------------------------------------------------------------------
+
+    async def expiring_on(self, day: date) -> list[StoredTip]:
+        """Tips created on `day` that are not kept: the ones retention removes on a given later day."""
+        query = select(Tip).where(Tip.created_on == day, Tip.keep.is_(False)).order_by(Tip.id)
+        return await self._load_tips(query, files=False)
+
+    async def purge(self, created_before: date) -> int:
+        """Delete every tip older than the cut-off that staff did not keep, with everything that belongs to it
+        (files, notes, exchanges, deliveries; audit entries lose the reference)."""
+        async with self._sessions.begin() as session:
+            old = select(Tip.id).where(Tip.created_on < created_before, Tip.keep.is_(False))
+            result = await session.execute(delete(Tip).where(Tip.id.in_(old)))
+            return result.rowcount or 0
 
     async def mark_digested(self, chat_ids: list[int]) -> int:
         """Pending tips that every one of `chat_ids` has accepted become digested."""
@@ -182,37 +289,30 @@ class Repository:
         async with self._sessions() as session:
             return (await session.execute(select(func.count()).select_from(Tip))).scalar_one()
 
-    async def _load_tips(self, query) -> list[StoredTip]:
+    async def _load_tips(self, query, files: bool = True) -> list[StoredTip]:
         async with self._sessions() as session:
             rows = (await session.execute(query)).scalars().all()
-            result = []
-            for row in rows:
-                attachments = (
-                    (
-                        await session.execute(
-                            select(Attachment).where(Attachment.tip_id == row.id).order_by(Attachment.position)
-                        )
-                    )
-                    .scalars()
-                    .all()
+            by_tip: dict[str, list[StoredFile]] = {}
+            if files and rows:
+                attachments = await session.execute(
+                    select(Attachment)
+                    .where(Attachment.tip_id.in_([row.id for row in rows]), Attachment.exchange_id.is_(None))
+                    .order_by(Attachment.tip_id, Attachment.position)
                 )
-                result.append(
-                    StoredTip(
-                        id=row.id,
-                        flow_id=row.flow_id,
-                        flow_version=row.flow_version,
-                        answers=self._cipher.decrypt_json(row.answers, b"tip:" + row.id.encode()),
-                        created_on=row.created_on,
-                        urgent=row.urgent,
-                        files=[
-                            StoredFile(
-                                a.id,
-                                a.kind,
-                                a.mime,
-                                self._cipher.decrypt(a.data, b"attachment:" + a.id.encode()),
-                            )
-                            for a in attachments
-                        ],
-                    )
+                for a in attachments.scalars():
+                    data = self._cipher.decrypt(a.data, b"attachment:" + a.id.encode())
+                    by_tip.setdefault(a.tip_id, []).append(StoredFile(a.id, a.kind, a.mime, data))
+            return [
+                StoredTip(
+                    id=row.id,
+                    flow_id=row.flow_id,
+                    flow_version=row.flow_version,
+                    answers=self._cipher.decrypt_json(row.answers, b"tip:" + row.id.encode()),
+                    created_on=row.created_on,
+                    urgent=row.urgent,
+                    files=by_tip.get(row.id, []),
+                    status=row.status,
+                    keep=row.keep,
                 )
-            return result
+                for row in rows
+            ]

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.digest.build import build_digest
-from bot.digest.send import send_digest
+from bot.digest.send import Digester
 from bot.i18n import gettext_for
 from bot.render import split_message
 from bot.telegram.app import build_application
@@ -65,6 +65,8 @@ async def test_header_counts_urgent_and_countries(runtime):
         _("New reports: {count}").format(count=3),
         _("🔴 Urgent: {count}").format(count=1),
         _("By country: {list}").format(list="Казахстан: 2, Узбекистан: 1"),
+        _("By region: {list}").format(list="Астана (город): 1, Карагандинская область: 1, Ферганская область: 1"),
+        _("By category: {list}").format(list="Отправили на сбор хлопка или урожая: 3"),
     ]
     urgent = next(entry for entry in digest.entries if "one" in entry.texts[0])
     assert urgent.texts[0].startswith("🔴 " + _("URGENT"))
@@ -79,17 +81,21 @@ async def test_tip_is_marked_only_after_every_message_was_accepted(api, make_set
     try:
         tip_id = await store_tip(runtime, "k", "Teachers taken from lessons", photos=2)
         bot = build_application(settings, runtime).bot
+        digester = Digester(bot, runtime.repository, runtime.records, runtime.flows, "en", 90, pause=0.01)
         async with bot:
-            api.fail_next("sendMediaGroup", error_code=500)
-            report = await send_digest(bot, runtime.repository, runtime.flows, [STAFF_CHAT], "en", TODAY)
+            api.fail_next("sendMediaGroup", error_code=500, times=6)  # more than the retries of one run
+            report = await digester.send([STAFF_CHAT], TODAY)
             assert report.failed_chats == [STAFF_CHAT] and report.digested == 0
             assert [t.id for t in await runtime.repository.pending_tips()] == [tip_id]
 
-            report = await send_digest(bot, runtime.repository, runtime.flows, [STAFF_CHAT], "en", TODAY)
+            api.fail_next("sendMessage", error_code=500, times=2)  # retried within the run
+            report = await digester.send([STAFF_CHAT], TODAY)
             assert report.failed_chats == [] and report.digested == 1
         assert await runtime.repository.pending_tips() == []
         albums = [m for m in api.sent_to(STAFF_CHAT) if m.media_group_id]
         assert len(albums) == 2 and all(m.text.startswith(f"#{tip_id[:8]}") for m in albums)
+        texts = [m for m in api.sent_to(STAFF_CHAT) if m.method == "sendMessage" and "Teachers taken" in m.text]
+        assert len(texts) == 1, "the tip's text was accepted in the first run and is not sent again"
     finally:
         await runtime.close()
 

@@ -161,7 +161,7 @@ async def test_command_menu_is_published_in_every_language(api):
         await publish_commands(bot)
     menus = {call.params.get("language_code"): call.params["commands"] for call in api.calls_to("setMyCommands")}
     assert set(menus) == {None, "ru", "uz", "kk", "en"}
-    assert [c["command"] for c in menus["kk"]] == ["start", "language", "privacy", "cancel", "forget", "help"]
+    assert [c["command"] for c in menus["kk"]] == ["start", "language", "privacy", "cancel", "forget", "status", "help"]
     assert menus["uz"][0]["description"] == gettext_for("uz")("begin a report or choose the language")
     assert menus[None] == menus["ru"]
 

@@ -42,6 +42,11 @@ async def api():
         yield server
 
 
+def is_named(message, suffix: str) -> bool:
+    document = message.raw.get("document") or {}
+    return message.method == "sendDocument" and (document.get("file_name") or "").endswith(suffix)
+
+
 async def open_questionnaire(reporter: Reporter, lang: str) -> None:
     reporter.api.send_command(reporter.user, "/start")
     picker = await reporter.wait(
@@ -120,13 +125,18 @@ async def test_reporter_completes_the_default_flow_and_staff_get_it(api, make_se
         assert not tip.urgent
 
         api.send_group_text(STAFF_CHAT, STAFF_MEMBER, "/digest")
-        photo = await api.wait_for_message(STAFF_CHAT, lambda m: m.method == "sendPhoto")
-        texts = [m.text for m in api.sent_to(STAFF_CHAT) if m.method == "sendMessage"]
+        xlsx = await api.wait_for_message(STAFF_CHAT, lambda m: is_named(m, ".xlsx"))
+        staff = api.sent_to(STAFF_CHAT)
+        texts = [m.text for m in staff if m.method == "sendMessage"]
         _ = gettext_for(lang)
         assert texts[0].startswith(_("📋 Digest of {date}").split("{")[0])
         assert _("New reports: {count}").format(count=1) in texts[0]
         assert DESCRIPTIONS[lang] in texts[1] and tip.short_id in texts[1]
+        chart, photo = [m for m in staff if m.method == "sendPhoto"]
+        assert Image.open(io.BytesIO(chart.files[0])).format == "PNG"
         assert photo.text.startswith(f"#{tip.short_id}")
+        csv_file = next(m for m in staff if is_named(m, ".csv"))
+        assert DESCRIPTIONS[lang].encode() in csv_file.files[0] and xlsx.files[0][:2] == b"PK"
 
         cleaned = Image.open(io.BytesIO(photo.files[0]))
         assert cleaned.size == (80, 60) and not cleaned.getexif()

@@ -10,10 +10,12 @@ from storage.repository import StoredFile, StoredTip
 
 from ..flows.catalog import FlowCatalog
 from ..flows.model import Flow, QuestionType
-from ..flows.regions import OTHER_COUNTRY, REGIONS, localized
+from ..flows.regions import OTHER_COUNTRY, REGIONS, localized, region_texts
 from ..i18n import gettext_for
 from ..render import format_answer, question_title, split_message
+from .charts import category_question
 
+TOP_REGIONS = 8
 SHORT_ANSWER = 80
 """Answers up to this length share a line with their question."""
 
@@ -48,11 +50,19 @@ def render_header(tips: list[StoredTip], flows: FlowCatalog, lang: str, today: d
     ]
     if urgent:
         lines.append(_("🔴 Urgent: {count}").format(count=urgent))
-    countries = Counter(_country_of(tip, flows, lang) for tip in tips)
+    countries = Counter(country_of(tip, flows, lang) for tip in tips)
     countries.pop(None, None)
     if countries:
-        listed = ", ".join(f"{name}: {count}" for name, count in countries.most_common())
+        listed = _ranked(countries)
         lines.append(_("By country: {list}").format(list=listed))
+    regions = Counter(region for tip in tips if (region := region_of(tip, flows, lang)))
+    if regions:
+        listed = _ranked(regions, TOP_REGIONS)
+        lines.append(_("By region: {list}").format(list=listed))
+    categories = Counter(label for tip in tips for label in categories_of(tip, flows, lang))
+    if categories:
+        listed = _ranked(categories)
+        lines.append(_("By category: {list}").format(list=listed))
     return "\n".join(lines)
 
 
@@ -85,7 +95,7 @@ def no_new_tips(lang: str) -> str:
     return _("No new reports since the last digest.")
 
 
-def _country_of(tip: StoredTip, flows: FlowCatalog, lang: str) -> str | None:
+def country_of(tip: StoredTip, flows: FlowCatalog, lang: str) -> str | None:
     flow = flows.get(tip.flow_id, tip.flow_version)
     if flow is None:
         return None
@@ -99,3 +109,32 @@ def _country_of(tip: StoredTip, flows: FlowCatalog, lang: str) -> str | None:
                 _ = gettext_for(lang)
                 return _("other countries")
     return None
+
+
+def region_of(tip: StoredTip, flows: FlowCatalog, lang: str) -> str | None:
+    flow = flows.get(tip.flow_id, tip.flow_version)
+    if flow is None:
+        return None
+    for question in flow.questions:
+        answer = tip.answers.get(question.id)
+        if question.type is QuestionType.REGION and isinstance(answer, dict) and answer.get("region"):
+            names = region_texts(answer["region"])
+            return localized(names, lang) if names else answer["region"]
+    return None
+
+
+def categories_of(tip: StoredTip, flows: FlowCatalog, lang: str) -> list[str]:
+    """Labels of the tip's answers to the flow's category question (see charts.category_question)."""
+    flow = flows.get(tip.flow_id, tip.flow_version)
+    question = category_question(flow) if flow else None
+    if flow is None or question is None:
+        return []
+    answer = tip.answers.get(question.id)
+    chosen = answer if isinstance(answer, list) else [answer] if answer else []
+    return [flow.text(option.text, lang) if (option := question.option(value)) else str(value) for value in chosen]
+
+
+def _ranked(counts: Counter, limit: int | None = None) -> str:
+    """ "name: count" pairs, most first, ties in alphabetical order."""
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return ", ".join(f"{name}: {count}" for name, count in ordered)

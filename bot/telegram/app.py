@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import time, timedelta
 
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.ext import AIORateLimiter, Application, ContextTypes
 
 from ..config import Settings
 from ..conversation import REPORTER_COMMANDS
+from ..digest.jobs import digest_missed, run_digest, run_retention, send_notices
 from ..i18n import LANGUAGES, gettext_for, match_language
 from ..runtime import Runtime
 from . import reporter, staff
 from .runtime_access import attach, runtime_in, runtime_of
 
 log = logging.getLogger(__name__)
+RETENTION_TIME = time(3, 30)
+DIGEST_RETRY = timedelta(minutes=2)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 
 
@@ -65,15 +68,36 @@ async def _close_runtime(application: Application) -> None:
 
 
 def schedule_jobs(application: Application, settings: Settings) -> None:
+    """The daily digest, a catch-up digest if one was missed while the bot was down, retention at night,
+    and hourly draft expiry."""
     queue = application.job_queue
     assert queue is not None, "python-telegram-bot must be installed with the job-queue extra"
-    at = settings.digest_time.replace(tzinfo=settings.tz)
-    queue.run_daily(_digest_job, time=at, name="digest")
+    queue.run_daily(_digest_job, time=settings.digest_time.replace(tzinfo=settings.tz), name="digest")
+    queue.run_once(_catch_up_job, when=timedelta(seconds=2), name="catch-up")
+    queue.run_daily(_retention_job, time=RETENTION_TIME.replace(tzinfo=settings.tz), name="retention")
     queue.run_repeating(_expire_drafts_job, interval=timedelta(hours=1), first=timedelta(seconds=5), name="drafts")
 
 
 async def _digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await staff.run_digest(context.application, runtime_of(context))
+    report = await run_digest(runtime_of(context), context.bot)
+    if report.failed_chats:
+        log.warning("the digest did not reach every staff chat; trying again in %s", DIGEST_RETRY)
+        assert context.job_queue is not None
+        context.job_queue.run_once(_digest_job, when=DIGEST_RETRY, name="digest-retry")
+
+
+async def _catch_up_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    runtime = runtime_of(context)
+    await send_notices(runtime, context.bot)
+    if await digest_missed(runtime):
+        log.info("a digest was missed while the bot was down: sending it now")
+        await _digest_job(context)
+
+
+async def _retention_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    removed = await run_retention(runtime_of(context))
+    if removed:
+        log.info("retention: deleted %d report(s)", removed)
 
 
 async def _expire_drafts_job(context: ContextTypes.DEFAULT_TYPE) -> None:

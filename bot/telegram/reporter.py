@@ -13,6 +13,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from ..conversation import RECEIPT_DONE, REPORTER_COMMANDS, Command, Event, Reply, Upload
+from ..digest.jobs import send_notices
 from ..flows.engine import Press, Text, Unsupported
 from ..i18n import match_language
 from .keyboards import markup
@@ -45,6 +46,8 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await runtime.conversation.remember(chat_key, sent)
     if reply.submitted:
         schedule_receipt_clearing(context, chat.id)
+    if reply.notify_staff and context.application.running:  # otherwise the next digest run posts it
+        context.application.create_task(send_notices(runtime, context.bot), name="staff-notices")
 
 
 def schedule_receipt_clearing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:

@@ -1,24 +1,33 @@
-"""Staff commands. Authorisation is checked on every call: staff chats and admins only; anyone else
-gets the same neutral help a reporter would get."""
+"""Staff commands in staff chats (and from admins in a private chat). Authorisation is checked on every
+call; anyone else gets the same neutral help a reporter gets, and nothing changes."""
 
 from __future__ import annotations
 
 import logging
 
-from telegram import Update
-from telegram.ext import Application, CommandHandler, ContextTypes
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from ..conversation import help_screen
-from ..digest.send import send_digest
-from ..i18n import gettext_for, match_language
+from ..digest.jobs import run_digest
+from ..digest.send import albums, send_album
+from ..i18n import LANGUAGE_NAMES, LANGUAGES, N_, gettext_for, match_language
+from ..render import split_message
 from ..runtime import Runtime
+from ..staffdesk import DeskAnswer, StaffDesk
+from . import reporter
 from .runtime_access import runtime_of
 
 log = logging.getLogger(__name__)
+STAFF_COMMANDS = ("digest", "tip", "tips", "status", "keep", "note", "reply", "export", "stats")
+LANGUAGE_ACTION = "staff-lang:"
+LANGUAGE_PROMPT = N_("Language of this staff chat")
 
 
 def register(application: Application) -> None:
-    application.add_handler(CommandHandler("digest", on_digest))
+    application.add_handler(CommandHandler(list(STAFF_COMMANDS), on_staff_command))
+    application.add_handler(CommandHandler("language", on_staff_language, filters=~filters.ChatType.PRIVATE))
+    application.add_handler(CallbackQueryHandler(on_staff_language_choice, pattern=f"^{LANGUAGE_ACTION}"))
 
 
 def is_staff(runtime: Runtime, update: Update) -> bool:
@@ -29,29 +38,109 @@ def is_staff(runtime: Runtime, update: Update) -> bool:
     return in_staff_chat or is_admin
 
 
-async def on_digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def staff_language(runtime: Runtime, chat_id: int) -> str:
+    return await runtime.records.staff_language(chat_id) or runtime.settings.staff_language
+
+
+async def on_staff_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     runtime = runtime_of(context)
-    chat = update.effective_chat
+    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+    assert message is not None and chat is not None and user is not None
+    command = (message.text or "").split(maxsplit=1)[0][1:].split("@")[0].lower()
+    args = context.args or []
+    if not is_staff(runtime, update):
+        if chat.type == chat.PRIVATE and command == "status":
+            await reporter.on_update(update, context)  # a reporter checking their own report
+            return
+        lang = match_language(user.language_code) or "ru"
+        await context.bot.send_message(chat.id, help_screen(lang).text)
+        return
+    if command == "status" and not args and chat.type == chat.PRIVATE:
+        await reporter.on_update(update, context)  # an admin checking a report of their own
+        return
+    lang = await staff_language(runtime, chat.id)
+    answer = await _dispatch(runtime, context, update, command, args, lang)
+    if answer is not None:
+        await _send(context, chat.id, answer)
+
+
+async def _dispatch(runtime, context, update, command: str, args: list[str], lang: str) -> DeskAnswer | None:
+    desk = StaffDesk(runtime)
+    staff_id = update.effective_user.id
+    first, rest = (args[0] if args else ""), " ".join(args[1:])
+    _ = gettext_for(lang)
+    if command == "digest":
+        await runtime.repository.audit(staff_id, "digest", None, runtime.now())
+        await run_digest(runtime, context.bot)
+        if update.effective_chat.id not in runtime.settings.staff_chat_ids:
+            return DeskAnswer([_("The digest has been sent to the staff chats.")])
+        return None
+    if command == "tips":
+        return await desk.tips(staff_id, first, lang)
+    if command == "stats":
+        return await desk.stats(staff_id, lang)
+    if command == "export":
+        since = " ".join(args[1:]) if first.lower() == "since" else " ".join(args)
+        return await desk.export(staff_id, since, lang)
+    if not first:
+        return DeskAnswer([usage(command, lang)])
+    if command == "tip":
+        return await desk.tip(staff_id, first, lang)
+    if command == "status":
+        return await desk.set_status(staff_id, first, rest.strip().lower(), lang)
+    if command == "keep":
+        return await desk.keep(staff_id, first, rest.strip().lower() not in ("off", "no"), lang)
+    if command == "note":
+        return await desk.note(staff_id, first, rest, lang)
+    return await desk.reply(staff_id, first, rest, lang)
+
+
+def usage(command: str, lang: str) -> str:
+    _ = gettext_for(lang)
+    return {
+        "tip": _("Use: /tip NUMBER"),
+        "status": _("Use: /status NUMBER new|reviewing|verified|closed"),
+        "keep": _("Use: /keep NUMBER (or /keep NUMBER off)"),
+        "note": _("Use: /note NUMBER text"),
+        "reply": _("Use: /reply NUMBER text"),
+    }[command]
+
+
+async def _send(context: ContextTypes.DEFAULT_TYPE, chat_id: int, answer: DeskAnswer) -> None:
+    for text in answer.texts:
+        for part in split_message(text):
+            await context.bot.send_message(chat_id, part)
+    if answer.picture is not None:
+        await context.bot.send_photo(chat_id, InputFile(answer.picture, filename="chart.png"))
+    for album in albums(answer.files):
+        await send_album(context.bot, chat_id, album, pause=0.5)
+    for name, data in answer.documents:
+        await context.bot.send_document(chat_id, InputFile(data, filename=name))
+
+
+async def on_staff_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    runtime = runtime_of(context)
+    chat, user = update.effective_chat, update.effective_user
     assert chat is not None
     if not is_staff(runtime, update):
-        if chat.type == chat.PRIVATE:
-            user = update.effective_user
-            lang = match_language(user.language_code if user else None) or "ru"
-            await context.bot.send_message(chat.id, help_screen(lang).text)
+        lang = match_language(user.language_code if user else None) or "ru"
+        await context.bot.send_message(chat.id, help_screen(lang).text)
         return
-    await run_digest(context.application, runtime)
-    if chat.id not in runtime.settings.staff_chat_ids:
-        _ = gettext_for(runtime.settings.staff_language)
-        await context.bot.send_message(chat.id, _("The digest has been sent to the staff chats."))
+    buttons = [[InlineKeyboardButton(LANGUAGE_NAMES[lang], callback_data=LANGUAGE_ACTION + lang)] for lang in LANGUAGES]
+    text = "\n".join(gettext_for(lang)(LANGUAGE_PROMPT) for lang in LANGUAGES)
+    await context.bot.send_message(chat.id, text, reply_markup=InlineKeyboardMarkup(buttons))
 
 
-async def run_digest(application: Application, runtime: Runtime) -> None:
-    settings = runtime.settings
-    await send_digest(
-        application.bot,
-        runtime.repository,
-        runtime.flows,
-        settings.staff_chat_ids,
-        settings.staff_language,
-        runtime.today(),
-    )
+async def on_staff_language_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    runtime = runtime_of(context)
+    query, chat = update.callback_query, update.effective_chat
+    assert query is not None and chat is not None
+    lang = (query.data or "").removeprefix(LANGUAGE_ACTION)
+    if not is_staff(runtime, update) or lang not in LANGUAGES:
+        await query.answer()
+        return
+    await runtime.records.set_staff_language(chat.id, lang)
+    await runtime.repository.audit(update.effective_user.id, f"language:{lang}", None, runtime.now())
+    _ = gettext_for(lang)
+    await query.edit_message_text(_("This chat now gets digests in {language}.").format(language=LANGUAGE_NAMES[lang]))
+    await query.answer()

@@ -1,0 +1,69 @@
+"""What the scheduler (and /digest, and `tipbot digest --send`) runs: the digest, staff notices,
+retention, and the check for a digest missed while the bot was down."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from telegram import Bot
+
+from ..runtime import Runtime
+from .notices import Notifier
+from .retention import purge
+from .send import Digester, DigestReport
+
+DONE_KEY = "digest_done_on"
+RETRY_PAUSE = 0.5
+
+
+def last_due(now: datetime, at: time) -> date:
+    """The day of the most recent scheduled digest moment at or before `now` (both in the bot's zone)."""
+    return now.date() if now.time() >= at else now.date() - timedelta(days=1)
+
+
+def is_missed(now: datetime, at: time, done_on: date | None) -> bool:
+    return done_on is not None and done_on < last_due(now, at)
+
+
+def notifier(runtime: Runtime, bot: Bot) -> Notifier:
+    settings = runtime.settings
+    return Notifier(bot, runtime.repository, runtime.records, runtime.flows, settings.staff_language, RETRY_PAUSE)
+
+
+async def send_notices(runtime: Runtime, bot: Bot) -> None:
+    await notifier(runtime, bot).send_pending(runtime.settings.staff_chat_ids)
+
+
+async def run_digest(runtime: Runtime, bot: Bot) -> DigestReport:
+    settings = runtime.settings
+    await send_notices(runtime, bot)
+    digester = Digester(
+        bot,
+        runtime.repository,
+        runtime.records,
+        runtime.flows,
+        settings.staff_language,
+        settings.retention_days,
+        RETRY_PAUSE,
+    )
+    today = runtime.today()
+    report = await digester.send(settings.staff_chat_ids, today)
+    if not report.failed_chats:
+        await runtime.records.set_state(DONE_KEY, today.isoformat())
+    return report
+
+
+async def digest_missed(runtime: Runtime) -> bool:
+    """True when a scheduled digest passed while the bot was down. The first start ever misses nothing."""
+    now = datetime.now(runtime.settings.tz)
+    at = runtime.settings.digest_time
+    stored = await runtime.records.state(DONE_KEY)
+    if stored is None:
+        await runtime.records.set_state(DONE_KEY, last_due(now, at).isoformat())
+        return False
+    return is_missed(now, at, date.fromisoformat(stored))
+
+
+async def run_retention(runtime: Runtime) -> int:
+    await runtime.expire_drafts()
+    return await purge(runtime.repository, runtime.today(), runtime.settings.retention_days)

@@ -1,0 +1,116 @@
+"""Checking a report with its receipt code: finding the tip, limiting guesses, and what the reporter sees.
+
+The bot never stores which chat sent which tip. While a reporter reads and answers staff messages, the tip
+id is held only in this process's memory, for at most `LIFETIME`, under the chat's HMAC key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from storage.repository import Repository
+from storage.staff_records import StaffRecords, StoredExchange
+
+from .i18n import N_, gettext_for
+from .privacy.receipts import hash_code, normalise
+from .render import Button, Screen
+
+LIFETIME = 30 * 60
+ATTEMPTS_PER_CHAT = 5
+ATTEMPTS_OVERALL = 300
+"""Per hour. 10^16 codes, a few hundred guesses an hour: guessing is hopeless."""
+EVERYONE = "*"
+CHECK, ANSWER, DONE = "check", "followup:answer", "followup:done"
+REPORTER_STATUS = {
+    "new": N_("received, not reviewed yet"),
+    "reviewing": N_("being reviewed by staff"),
+    "verified": N_("verified by staff"),
+    "closed": N_("closed"),
+}
+
+
+class FollowUps:
+    """Which tip a chat is looking at, in memory only, forgotten after LIFETIME seconds."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, tuple[str, float]] = {}
+
+    def open(self, chat_key: str, tip_id: str) -> None:
+        self._open[chat_key] = (tip_id, time.monotonic() + LIFETIME)
+
+    def get(self, chat_key: str) -> str | None:
+        found = self._open.get(chat_key)
+        if found is None or found[1] < time.monotonic():
+            self._open.pop(chat_key, None)
+            return None
+        return found[0]
+
+    def close(self, chat_key: str) -> None:
+        self._open.pop(chat_key, None)
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    tip_id: str | None = None
+    problem: str | None = None
+    """"format", "limit" or "unknown"."""
+
+
+async def check_code(
+    text: str, chat_key: str, repository: Repository, records: StaffRecords, salts: tuple[bytes, ...], now
+) -> CodeCheck:
+    code = normalise(text)
+    if code is None:
+        return CodeCheck(problem="format")
+    for key, limit in ((chat_key, ATTEMPTS_PER_CHAT), (EVERYONE, ATTEMPTS_OVERALL)):
+        if not await records.allow_attempt(key, now, limit):
+            return CodeCheck(problem="limit")
+    hashes = [await asyncio.to_thread(hash_code, code, salt) for salt in salts]
+    tip_id = await repository.tip_by_receipt(hashes)
+    return CodeCheck(tip_id=tip_id) if tip_id else CodeCheck(problem="unknown")
+
+
+def ask_code_screen(lang: str) -> Screen:
+    _ = gettext_for(lang)
+    return Screen(_("Send the 16-digit receipt code of your report (spaces are fine)."))
+
+
+def code_problem(problem: str, lang: str) -> str:
+    _ = gettext_for(lang)
+    return {
+        "format": _("That is not a receipt code: it has 16 digits, like 1234 5678 9012 3456."),
+        "limit": _("Too many tries. Please try again in an hour."),
+        "unknown": _("No report was found with this code. Check the digits and try again."),
+    }[problem]
+
+
+def report_screen(status: str, exchanges: list[StoredExchange], lang: str) -> Screen:
+    _ = gettext_for(lang)
+    lines = [_("Your report: {status}.").format(status=_(REPORTER_STATUS[status]))]
+    if exchanges:
+        lines.append("")
+        for exchange in exchanges:
+            who = _("Staff") if exchange.sender == "staff" else _("You")
+            text = exchange.text or _("(files)")
+            lines.append(f"{who}, {exchange.created_on.strftime('%d.%m.%Y')}: {text}")
+    else:
+        lines.append(_("Staff have not written to you yet."))
+    buttons = ((Button(_("✍️ Answer"), ANSWER), Button(_("Done"), DONE)),)
+    return Screen("\n".join(lines), buttons)
+
+
+def answer_prompt(lang: str) -> Screen:
+    _ = gettext_for(lang)
+    text = _(
+        "Write your answer or send files (photos, documents, voice messages, videos). "
+        "Press “Done” when you have finished."
+    )
+    return Screen(text, ((Button(_("Done"), DONE),),))
+
+
+def answer_sent(lang: str, files: bool) -> Screen:
+    _ = gettext_for(lang)
+    text = _("File sent to staff.") if files else _("Sent to staff.")
+    return Screen(text + " " + _("You can send more, or press “Done”."), ((Button(_("Done"), DONE),),))

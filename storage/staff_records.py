@@ -1,0 +1,165 @@
+"""SQL for the staff side beyond the tips themselves: staff chat settings, notes, follow-up exchanges with
+reporters, small persistent state, and receipt-code attempt counters. Texts are encrypted like answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.privacy.clean import file_kind
+from bot.privacy.crypto import Cipher
+
+from .models import Attachment, Attempt, Exchange, Note, StaffChat, StateValue
+from .repository import StoredFile, random_id
+
+
+@dataclass(frozen=True)
+class StoredNote:
+    author_id: int
+    text: str
+    created_on: date
+
+
+@dataclass(frozen=True)
+class StoredExchange:
+    id: str
+    tip_id: str
+    number: int
+    sender: str
+    text: str
+    created_on: date
+    files: list[StoredFile] = field(default_factory=list)
+
+
+class StaffRecords:
+    def __init__(self, sessions: async_sessionmaker, cipher: Cipher):
+        self._sessions = sessions
+        self._cipher = cipher
+
+    # ---- staff chats and state ------------------------------------------------------------------------------
+
+    async def staff_language(self, chat_id: int) -> str | None:
+        async with self._sessions() as session:
+            row = await session.get(StaffChat, chat_id)
+            return row.language if row else None
+
+    async def set_staff_language(self, chat_id: int, language: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.merge(StaffChat(chat_id=chat_id, language=language))
+
+    async def state(self, key: str) -> str | None:
+        async with self._sessions() as session:
+            row = await session.get(StateValue, key)
+            return row.value if row else None
+
+    async def set_state(self, key: str, value: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.merge(StateValue(key=key, value=value))
+
+    # ---- notes ----------------------------------------------------------------------------------------------
+
+    async def add_note(self, tip_id: str, author_id: int, text: str, day: date) -> None:
+        note_id = random_id()
+        blob = self._cipher.encrypt(text.encode(), b"note:" + note_id.encode())
+        async with self._sessions.begin() as session:
+            session.add(Note(id=note_id, tip_id=tip_id, author_id=author_id, text=blob, created_on=day))
+
+    async def notes(self, tip_id: str) -> list[StoredNote]:
+        async with self._sessions() as session:
+            rows = (await session.execute(select(Note).where(Note.tip_id == tip_id))).scalars().all()
+            notes = [
+                StoredNote(
+                    row.author_id, self._cipher.decrypt(row.text, b"note:" + row.id.encode()).decode(), row.created_on
+                )
+                for row in rows
+            ]
+            return sorted(notes, key=lambda note: note.created_on)
+
+    # ---- follow-up exchanges ----------------------------------------------------------------------------------
+
+    async def add_exchange(
+        self, tip_id: str, sender: str, text: str, day: date, files: list[tuple[str, bytes]] = ()
+    ) -> StoredExchange:
+        """A message on a tip from staff (read by the reporter with the code) or from the reporter."""
+        exchange_id = random_id()
+        async with self._sessions.begin() as session:
+            count = await session.execute(select(func.count()).where(Exchange.tip_id == tip_id))
+            number = count.scalar_one() + 1
+            session.add(
+                Exchange(
+                    id=exchange_id,
+                    tip_id=tip_id,
+                    sender=sender,
+                    text=self._cipher.encrypt(text.encode(), b"exchange:" + exchange_id.encode()),
+                    created_on=day,
+                    number=number,
+                    delivered=sender == "staff",
+                )
+            )
+            await session.flush()
+            stored_files = []
+            for position, (mime, data) in enumerate(files):
+                attachment_id = random_id()
+                session.add(
+                    Attachment(
+                        id=attachment_id,
+                        tip_id=tip_id,
+                        position=position,
+                        kind=file_kind(mime),
+                        mime=mime,
+                        data=self._cipher.encrypt(data, b"attachment:" + attachment_id.encode()),
+                        exchange_id=exchange_id,
+                    )
+                )
+                stored_files.append(StoredFile(attachment_id, file_kind(mime), mime, data))
+        return StoredExchange(exchange_id, tip_id, number, sender, text, day, stored_files)
+
+    async def exchanges(self, tip_id: str) -> list[StoredExchange]:
+        return await self._load(select(Exchange).where(Exchange.tip_id == tip_id).order_by(Exchange.number))
+
+    async def undelivered_answers(self) -> list[StoredExchange]:
+        """Reporters' answers not yet posted to every staff chat."""
+        query = select(Exchange).where(Exchange.sender == "reporter", Exchange.delivered.is_(False))
+        return await self._load(query.order_by(Exchange.tip_id, Exchange.number))
+
+    async def mark_delivered(self, exchange_id: str) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(Exchange, exchange_id)
+            if row is not None:
+                row.delivered = True
+
+    async def _load(self, query) -> list[StoredExchange]:
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).scalars().all()
+            result = []
+            for row in rows:
+                attachments = (
+                    await session.execute(
+                        select(Attachment).where(Attachment.exchange_id == row.id).order_by(Attachment.position)
+                    )
+                ).scalars()
+                files = [
+                    StoredFile(a.id, a.kind, a.mime, self._cipher.decrypt(a.data, b"attachment:" + a.id.encode()))
+                    for a in attachments
+                ]
+                text = self._cipher.decrypt(row.text, b"exchange:" + row.id.encode()).decode()
+                result.append(StoredExchange(row.id, row.tip_id, row.number, row.sender, text, row.created_on, files))
+            return result
+
+    # ---- receipt-code attempts --------------------------------------------------------------------------------
+
+    async def allow_attempt(self, key: str, now: datetime, limit: int) -> bool:
+        """Count one code attempt for `key` in the current hour; False once `limit` is reached."""
+        hour = now.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+        async with self._sessions.begin() as session:
+            row = await session.get(Attempt, key)
+            if row is None or row.hour != hour:
+                await session.merge(Attempt(key=key, hour=hour, count=1))
+                return True
+            if row.count >= limit:
+                return False
+            row.count += 1
+            return True
