@@ -110,6 +110,13 @@ class Session:
     kept: list[str] = field(default_factory=list)
     """Identifiers the reporter chose to keep, so they are not asked about again."""
     discard: bool = False
+    fallback: str = "ru"
+    """Not stored: derived from Telegram's language code for this one event."""
+
+    @property
+    def language(self) -> str:
+        """The chosen language, or until one is chosen the one Telegram reports (never stored)."""
+        return self.lang or self.fallback
 
     def drop_draft(self) -> None:
         """Forget the report in progress but keep the trace, so a later /forget still clears the chat."""
@@ -188,11 +195,17 @@ class Conversation:
         self._follow_ups = follow_up.FollowUps()
 
     async def handle(
-        self, chat_key: str, event: Event, update_id: int | None = None, message_id: int | None = None
+        self,
+        chat_key: str,
+        event: Event,
+        update_id: int | None = None,
+        message_id: int | None = None,
+        preferred: str | None = None,
     ) -> Reply:
         """Apply one event; updates Telegram delivers twice (after a restart) are applied once.
 
-        `message_id` is the reporter's message that carried the event, kept only to delete it later.
+        `message_id` is the reporter's message that carried the event, kept only to delete it later;
+        `preferred` is the language Telegram reports, used only until the reporter chooses one.
         """
         async with self._locks.hold(chat_key):
             stored = await self.services.repository.load_draft(chat_key)
@@ -202,6 +215,7 @@ class Conversation:
             leftover: list[int] = []
             if session.receipt_shown and not (isinstance(event, Press) and event.action == RECEIPT_DONE):
                 leftover, session = session.trace, Session()  # a receipt never cleared (e.g. a restart)
+            session.fallback = _fallback_language(preferred)
             if message_id is not None and not _is_shared_contact(event):
                 session.trace.append(message_id)
             reply = await self._dispatch(chat_key, session, event)
@@ -238,14 +252,12 @@ class Conversation:
 
     async def _dispatch(self, chat_key: str, session: Session, event: Event) -> Reply:
         if isinstance(event, Press) and event.action == RECEIPT_DONE:
-            return self._clear(session, session.lang or "ru", CLEARED)
+            return self._clear(session, session.language, CLEARED)
         if isinstance(event, Command) and event.name == "forget":
-            return self._clear(session, session.lang or _fallback_language(event.preferred), FORGOTTEN)
+            return self._clear(session, session.language, FORGOTTEN)
         wants_check = isinstance(event, Command) and event.name == "status"
         if wants_check or (isinstance(event, Press) and event.action == follow_up.CHECK):
-            return self._ask_code(
-                chat_key, session, session.lang or _fallback_language(getattr(event, "preferred", None))
-            )
+            return self._ask_code(chat_key, session, session.language)
         if isinstance(event, Command):
             return self._command(session, event)
         if _is_shared_contact(event):
@@ -276,7 +288,7 @@ class Conversation:
         return Reply(messages=[follow_up.ask_code_screen(lang)])
 
     async def _check_code(self, chat_key: str, session: Session, text: str) -> Reply:
-        lang = session.lang or "ru"
+        lang = session.language
         services = self.services
         found = await follow_up.check_code(
             text, chat_key, services.repository, services.records, services.receipt_salts, services.now()
@@ -296,7 +308,7 @@ class Conversation:
 
     async def _follow_up(self, chat_key: str, session: Session, event: Event) -> Reply:
         """Reading and answering staff messages on a checked report; "Done" clears the chat."""
-        lang = session.lang or "ru"
+        lang = session.language
         _ = gettext_for(lang)
         if isinstance(event, Press) and event.action == follow_up.DONE:
             self._follow_ups.close(chat_key)
@@ -343,7 +355,7 @@ class Conversation:
 
     def _refuse_contact(self, session: Session) -> Reply:
         """A shared contact or location would identify the reporter: it is deleted, never stored."""
-        lang = session.lang or "ru"
+        lang = session.language
         _ = gettext_for(lang)
         text = _(
             "For your safety I have deleted the contact or location you sent: it could show who you are. "
@@ -357,7 +369,7 @@ class Conversation:
         return reply
 
     def _command(self, session: Session, command: Command) -> Reply:
-        lang = session.lang or _fallback_language(command.preferred)
+        lang = session.language
         if command.name in ("start", "language"):
             return Reply(messages=[language_picker(command.preferred, has_draft=session.draft is not None)])
         if command.name == "privacy":
@@ -437,7 +449,7 @@ class Conversation:
 
     def _screen(self, session: Session, flow: Flow, step: engine.Step) -> Screen:
         """The screen for a step; before the review, any likely identifier in the answers is asked about."""
-        lang = session.lang or "ru"
+        lang = session.language
         if isinstance(step, engine.Review) and session.draft is not None:
             session.identifier = session.identifier or _next_identifier(flow, session.draft, session.kept)
             if session.identifier is not None:
@@ -445,7 +457,7 @@ class Conversation:
         return render_step(flow, step, lang)
 
     def _decide_identifier(self, session: Session, flow: Flow, event: Event) -> Reply:
-        pending, draft, lang = session.identifier, session.draft, session.lang or "ru"
+        pending, draft, lang = session.identifier, session.draft, session.language
         assert pending is not None and draft is not None
         _ = gettext_for(lang)
         prompt = identifier_screen(flow, pending, lang)

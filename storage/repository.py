@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.privacy.clean import file_kind
@@ -262,8 +262,17 @@ class Repository:
         (files, notes, exchanges, deliveries; audit entries lose the reference)."""
         async with self._sessions.begin() as session:
             old = select(Tip.id).where(Tip.created_on < created_before, Tip.keep.is_(False))
-            result = await session.execute(delete(Tip).where(Tip.id.in_(old)))
-            return result.rowcount or 0
+            removed = (await session.execute(delete(Tip).where(Tip.id.in_(old)))).rowcount or 0
+        if removed:
+            await self._forget_deleted_pages()
+        return removed
+
+    async def _forget_deleted_pages(self) -> None:
+        """SQLite overwrites deleted rows (secure_delete), but the write-ahead log still holds the old pages
+        until a checkpoint: fold it into the database and truncate it."""
+        async with self._sessions() as session:
+            if session.bind.dialect.name == "sqlite":
+                await session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
 
     async def mark_digested(self, chat_ids: list[int]) -> int:
         """Pending tips that every one of `chat_ids` has accepted become digested."""

@@ -43,6 +43,7 @@ import copy
 import inspect
 import itertools
 import json
+import random
 import secrets
 import struct
 import time
@@ -599,6 +600,13 @@ def _image_size(data: bytes) -> tuple[int, int] | None:
 # --------------------------------------------------------------------------- the server
 
 
+@dataclass
+class _Chaos:
+    rate: float
+    methods: frozenset[str]
+    random: random.Random
+
+
 class FakeBotAPI:
     """Fake Bot API HTTP server; see the module docstring."""
 
@@ -625,6 +633,10 @@ class FakeBotAPI:
         self.errors: list[BaseException] = []
         self.commands: list[dict[str, Any]] = []
         self.blocked: set[int] = set()
+        self.chaos_counts: dict[str, int] = {"429": 0, "500": 0, "drop": 0}
+        self._chaos: _Chaos | None = None
+        self._stall_next: set[str] = set()
+        self.stalled: list[Call] = []
 
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -725,6 +737,18 @@ class FakeBotAPI:
         queue = self._faults.setdefault(method.lower(), [])
         for _ in range(times):
             queue.append(BotAPIError(error_code, description, parameters))
+
+    def chaos(self, rate: float, methods: tuple[str, ...], seed: int = 0) -> None:
+        """From now on, fail a random share `rate` of calls to `methods` before doing anything: a 429 with
+        retry_after 1, a 500, or a dropped connection (one third each)."""
+        self._chaos = _Chaos(rate, frozenset(method.lower() for method in methods), random.Random(seed))
+
+    def calm(self) -> None:
+        self._chaos = None
+
+    def stall_next(self, method: str) -> None:
+        """Hold the next call of `method` forever without doing anything (a hung connection)."""
+        self._stall_next.add(method.lower())
 
     def on(self, method: str, handler: Callable[[Call], Any]) -> None:
         """Override / add a method. ``handler(call)`` returns the ``result`` (may be async)
@@ -1045,6 +1069,26 @@ class FakeBotAPI:
             self.last_get_updates = params
         else:
             self.calls.append(call)
+
+        if key in self._stall_next:
+            self._stall_next.discard(key)
+            self.stalled.append(call)
+            self._notify()
+            await asyncio.Event().wait()  # never answered: the caller hangs until it gives up or dies
+        if self._chaos is not None and key in self._chaos.methods and self._chaos.random.random() < self._chaos.rate:
+            fault = self._chaos.random.choice(("429", "500", "drop"))
+            self.chaos_counts[fault] += 1
+            if fault == "drop":  # the connection dies before any answer: nothing was done
+                if request.transport is not None:
+                    request.transport.close()
+                raise ConnectionResetError("chaos: connection dropped")
+            error = (
+                BotAPIError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+                if fault == "429"
+                else BotAPIError(500, "Internal Server Error")
+            )
+            call.error = error.to_json()
+            return self._error_response(error)
 
         try:
             faults = self._faults.get(key)

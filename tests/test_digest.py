@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -161,3 +161,43 @@ async def test_cli_prints_and_sends_the_digest(api, make_settings, tmp_path):
     assert any("Шахтада паспорттарды" in (m.text or "") for m in api.sent_to(STAFF_CHAT))
     code, out, err = await run_cli("digest", "--print", env=env)
     assert out.strip() == gettext_for("kk")("No new reports since the last digest.")
+
+
+@pytest.mark.parametrize(
+    ("zone", "now", "done_on", "missed"),
+    [
+        ("Asia/Tashkent", datetime(2026, 11, 27, 9, 0), date(2026, 11, 26), True),  # right at 09:00
+        ("Asia/Tashkent", datetime(2026, 11, 27, 8, 59), date(2026, 11, 26), False),  # not yet due today
+        ("Asia/Tashkent", datetime(2026, 11, 27, 8, 59), date(2026, 11, 25), True),  # yesterday's was missed
+        ("Asia/Almaty", datetime(2026, 11, 27, 23, 30), date(2026, 11, 27), False),
+        ("Asia/Almaty", datetime(2026, 11, 28, 0, 30), date(2026, 11, 26), True),
+        ("Asia/Almaty", datetime(2026, 11, 28, 0, 30), None, False),  # the first start ever misses nothing
+    ],
+)
+def test_missed_digest_with_a_fake_clock(zone, now, done_on, missed):
+    from bot.digest.jobs import is_missed
+
+    assert is_missed(now.replace(tzinfo=ZoneInfo(zone)), time(9, 0), done_on) is missed
+
+
+async def test_a_digest_missed_during_downtime_is_sent_at_the_next_start(api, make_settings):
+    from bot.digest.jobs import DONE_KEY
+
+    from .harness import running_bot
+
+    settings = bot_settings(make_settings, api, staff_language="en", digest_time="00:00")
+    async with running_bot(settings) as runtime:
+        await store_tip(runtime, "m", "Reported while the bot was down")
+        yesterday = runtime.today() - timedelta(days=1)
+    async with running_bot(settings) as runtime:  # state says: last digest the day before yesterday
+        await runtime.records.set_state(DONE_KEY, (yesterday - timedelta(days=1)).isoformat())
+    async with running_bot(settings) as runtime:
+        message = await api.wait_for_message(STAFF_CHAT, lambda m: "Reported while the bot was down" in (m.text or ""))
+        assert message
+
+        async def marked():
+            return await runtime.records.state(DONE_KEY) == runtime.today().isoformat()
+
+        from .harness import eventually
+
+        await eventually(marked)

@@ -18,7 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 TRANSLATED = [lang for lang in LANGUAGES if lang != SOURCE_LANGUAGE]
 PLACEHOLDER = re.compile(r"\{\w*\}|%\(?\w*\)?[sd]")
 # Words that stay Latin in any script: commands, placeholders, file formats, units.
-LATIN_ALLOWED = re.compile(r"/\w+|\{\w+\}|JPEG|PNG|WEBP|MB|kg|Telegram|ISO|\bID\b")
+LATIN_ALLOWED = re.compile(
+    r"/\w+|\{\w+\}|JPEG|PNG|WEBP|MB|kg|Telegram|ISO|\bID\b"
+    r"|\b(?:new|reviewing|verified|closed|since|off|open|all)\b"  # keywords staff type after a command
+)
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 LATIN = re.compile(r"[A-Za-z]")
 

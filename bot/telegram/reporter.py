@@ -41,7 +41,9 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     event = to_event(update)
     chat_key = runtime.keys.chat_key(chat.id)
     message_id = update.message.message_id if update.message else None
-    reply = await runtime.conversation.handle(chat_key, event, update.update_id, message_id)
+    user = update.effective_user
+    preferred = match_language(user.language_code if user else None)
+    reply = await runtime.conversation.handle(chat_key, event, update.update_id, message_id, preferred)
     sent = await deliver(update, context, reply)
     await runtime.conversation.remember(chat_key, sent)
     if reply.submitted:
