@@ -163,10 +163,6 @@ class Repository:
         tips = await self._load_tips(select(Tip).where(Tip.id == tip_id), files=files)
         return tips[0] if tips else None
 
-    async def record_delivery(self, tip_id: str, chat_id: int) -> None:
-        async with self._sessions.begin() as session:
-            await session.merge(Delivery(tip_id=tip_id, chat_id=chat_id))
-
     async def delivered_parts(self, chat_id: int, tip_ids: list[str]) -> dict[str, set[str]]:
         """For each tip, the parts of its digest entry this chat has already accepted."""
         async with self._sessions() as session:

@@ -79,12 +79,12 @@ async def test_deliveries_per_chat_then_digested_when_all_chats_have_it(runtime)
     await repo.save_draft("b", {}, datetime(2026, 11, 27, 9))
     two = await repo.submit_tip("b", new_tip(receipt_hash="2" * 64), [])
     staff = [-1001, -1002]
-    await repo.record_delivery(one, -1001)
-    await repo.record_delivery(one, -1001)  # recording twice is harmless
+    await repo.record_parts(-1001, [(one, "text:1")], [one])
+    await repo.record_parts(-1001, [(one, "text:1")], [one])  # recording twice is harmless
     assert [t.id for t in await repo.tips_pending_for(-1001)] == [two]
     assert {t.id for t in await repo.tips_pending_for(-1002)} == {one, two}
     assert await repo.mark_digested(staff) == 0
-    await repo.record_delivery(one, -1002)
+    await repo.record_parts(-1002, [(one, "text:1")], [one])
     assert await repo.mark_digested(staff) == 1
     assert [t.id for t in await repo.pending_tips()] == [two]
 
