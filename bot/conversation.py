@@ -431,7 +431,7 @@ class Conversation:
             return Reply(edit=Screen(before.text), messages=[done, start_screen(lang)])
         screen = self._screen(session, flow, outcome.step)
         if outcome.problem is not None:
-            message = render_problem(outcome.problem, lang)
+            message = render_problem(outcome.problem, lang, flow, flow.question(asked or ""))
             return Reply(toast=message) if isinstance(event, Press) else Reply(messages=[Screen(message), screen])
         if outcome.event == "updated":
             return Reply(edit=screen)

@@ -17,8 +17,17 @@ from babel.messages.pofile import read_po
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "bot"
 SOURCE_LANGUAGE = "en"
-LANGUAGES = ("ru", "uz", "kk", "en")
-LANGUAGE_NAMES = {"ru": "Русский", "uz": "O‘zbekcha", "kk": "Қазақша", "en": "English"}
+LANGUAGES = ("ru", "uz", "kk", "en", "tk", "uz_Cyrl")
+LANGUAGE_NAMES = {
+    "ru": "Русский",
+    "uz": "O‘zbekcha",
+    "kk": "Қазақша",
+    "en": "English",
+    "tk": "Türkmençe",
+    "uz_Cyrl": "Ўзбекча",
+}
+TELEGRAM_CODES = {"uz_Cyrl": None}
+"""Telegram's command menus are keyed by two-letter codes; Uzbek in Cyrillic has none of its own."""
 
 
 def N_(message: str) -> str:

@@ -44,7 +44,17 @@ def render_step(flow: Flow, step: Step, lang: str) -> Screen:
     raise TypeError(f"{type(step).__name__} has no screen")
 
 
-def render_problem(problem: Problem, lang: str) -> str:
+CONSTRAINT_PROBLEMS = ("number_too_small", "number_too_big", "text_too_long")
+REQUIRED_PROBLEMS = ("choose_at_least_one", "expects_file", "text_empty")
+
+
+def render_problem(problem: Problem, lang: str, flow: Flow | None = None, question: Question | None = None) -> str:
+    """The bot's explanation, or the flow's own constraint/required message for this question."""
+    if flow is not None and question is not None:
+        if question.constraint_message and problem.code in CONSTRAINT_PROBLEMS:
+            return flow.text(question.constraint_message, lang)
+        if question.required_message and problem.code in REQUIRED_PROBLEMS and question.required:
+            return flow.text(question.required_message, lang)
     _ = gettext_for(lang)
     messages = {
         "stale": _("That button belongs to an earlier question."),

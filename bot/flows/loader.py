@@ -38,9 +38,14 @@ class Problem:
     message: str
     question: str | None = None
     language: str | None = None
+    row: int | None = None
+    """The spreadsheet row (XLSForm), where there is one."""
+    column: str | None = None
 
     def __str__(self) -> str:
         where = [self.source]
+        if self.row is not None:
+            where.append(f"row {self.row}" + (f", column {self.column}" if self.column else ""))
         if self.question:
             where.append(f"question '{self.question}'")
         if self.language:
@@ -153,6 +158,14 @@ class _Parser:
         text = self.texts(raw.get("text"), "text", label)
         hint = self.texts(raw["hint"], "hint", label) if "hint" in raw else None
         short = self.texts(raw["label"], "label", label, MAX_BUTTON_TEXT) if "label" in raw else None
+        constraint_message = (
+            self.texts(raw["constraint_message"], "constraint_message", label)
+            if ("constraint_message" in raw)
+            else None
+        )
+        required_message = (
+            self.texts(raw["required_message"], "required_message", label) if ("required_message" in raw) else None
+        )
         options = self.options(raw.get("options"), kind, label)
         when = self.condition(raw["when"], label) if "when" in raw else None
         urgent_if = tuple(_option_value(value) for value in raw.get("urgent_if", []) or [])
@@ -169,6 +182,8 @@ class _Parser:
             required=required,
             hint=hint,
             label=short,
+            constraint_message=constraint_message,
+            required_message=required_message,
             options=options,
             when=when,
             urgent_if=urgent_if,

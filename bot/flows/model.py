@@ -110,6 +110,10 @@ class Question:
     hint: Texts | None = None
     label: Texts | None = None
     """A short name for the review, the digest and export columns; the text is used when absent."""
+    constraint_message: Texts | None = None
+    """Shown instead of the bot's own message when an answer is out of range or too long."""
+    required_message: Texts | None = None
+    """Shown instead of the bot's own message when a required question is left without an answer."""
     options: tuple[Option, ...] = ()
     when: Condition | None = None
     urgent_if: tuple[str, ...] = ()

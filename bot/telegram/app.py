@@ -11,7 +11,7 @@ from telegram.ext import AIORateLimiter, Application, ContextTypes
 from ..config import Settings
 from ..conversation import REPORTER_COMMANDS
 from ..digest.jobs import digest_missed, run_digest, run_retention, send_notices
-from ..i18n import LANGUAGES, gettext_for, match_language
+from ..i18n import LANGUAGES, TELEGRAM_CODES, gettext_for, match_language
 from ..runtime import Runtime
 from . import reporter, staff
 from .runtime_access import attach, runtime_in, runtime_of
@@ -57,7 +57,7 @@ def _open_runtime(settings: Settings):
 
 async def publish_commands(bot: Bot) -> None:
     """The command menu in each language; Russian for Telegram apps set to any other language."""
-    for lang in (None, *LANGUAGES):
+    for lang in (None, *(lang for lang in LANGUAGES if TELEGRAM_CODES.get(lang, lang))):
         _ = gettext_for(lang or "ru")
         commands = [BotCommand(name, _(description)) for name, description in REPORTER_COMMANDS]
         await bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(), language_code=lang)
