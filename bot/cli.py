@@ -69,8 +69,28 @@ def _parser() -> argparse.ArgumentParser:
     validate = flow_commands.add_parser("validate", help="check flow files and list every problem")
     validate.add_argument("files", nargs="+", type=Path)
     validate.set_defaults(handler=_flows_validate)
-    listing = flow_commands.add_parser("list", help="list the flows the bot uses")
+    listing = flow_commands.add_parser("list", help="flows and their versions; * active, (default)")
     listing.set_defaults(handler=_flows_list)
+    importing = flow_commands.add_parser("import", help="store a .yaml or .xlsx flow as a new, inactive version")
+    importing.add_argument("file", type=Path)
+    importing.add_argument("--publish", action="store_true", help="make it active at once")
+    importing.set_defaults(handler=_flows_import)
+    publish = flow_commands.add_parser("publish", help="make a version active (default: the newest)")
+    publish.add_argument("flow_id")
+    publish.add_argument("version", type=int, nargs="?")
+    publish.set_defaults(handler=_flows_activate)
+    rollback = flow_commands.add_parser("rollback", help="make an earlier version active again")
+    rollback.add_argument("flow_id")
+    rollback.add_argument("version", type=int)
+    rollback.set_defaults(handler=_flows_activate)
+    export = flow_commands.add_parser("export", help="write a flow version as YAML (or XLSForm)")
+    export.add_argument("flow_id")
+    export.add_argument("--version", type=int, help="default: the active (or newest) version")
+    export.add_argument("--xlsform", action="store_true", help="write an .xlsx XLSForm instead of YAML")
+    export.add_argument("--out", type=Path, help="file to write (default: standard output for YAML)")
+    export.set_defaults(handler=_flows_export)
+    schema = flow_commands.add_parser("schema", help="print the JSON Schema of the YAML flow format")
+    schema.set_defaults(handler=_flows_schema)
 
     db = commands.add_parser("db", help="database")
     db_commands = db.add_subparsers(title="database commands")
@@ -144,7 +164,7 @@ async def _send_digest_now(settings: Settings, runtime) -> int:
     if settings.token is None:
         print("tipbot: invalid setting TIPBOT_TOKEN: needed to send the digest", file=sys.stderr)
         return 2
-    if not settings.staff_chat_ids:
+    if not await runtime.staff_chat_ids():
         print("tipbot: invalid setting TIPBOT_STAFF_CHAT_IDS: no staff chat to send to", file=sys.stderr)
         return 2
     from telegram.ext import AIORateLimiter, ExtBot
@@ -228,11 +248,108 @@ def _flows_validate(_settings: Settings, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _flows_list(_settings: Settings, _args: argparse.Namespace) -> int:
-    from .flows.catalog import FlowCatalog
+def _with_runtime(settings: Settings, work) -> int:
+    """Open the runtime, run `work(runtime)` (async, returning an exit code), close it."""
+    from .runtime import Runtime
 
-    flow = FlowCatalog.shipped().active
-    print(f"{flow.id}\tversion {flow.version}\t{len(flow.questions)} questions\t{flow.text(flow.title, 'en')}")
+    async def go() -> int:
+        runtime = await Runtime.open(settings)
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(go())
+
+
+def _flows_list(settings: Settings, _args: argparse.Namespace) -> int:
+    async def work(runtime) -> int:
+        catalog = runtime.flows
+        for flow_id in catalog.flow_ids():
+            default = " (default)" if flow_id == catalog.default_id else ""
+            versions = " ".join(
+                f"{'*' if catalog.is_active(flow) else ''}v{flow.version}" for flow in catalog.versions(flow_id)
+            )
+            title = catalog.versions(flow_id)[-1]
+            print(f"{flow_id}{default}\t{versions}\t{title.text(title.title, 'en')}")
+        return 0
+
+    return _with_runtime(settings, work)
+
+
+def _flows_import(settings: Settings, args: argparse.Namespace) -> int:
+    from .flow_admin import read_flow_file
+    from .flows.loader import FlowError
+
+    try:
+        upload = read_flow_file(args.file.name, args.file.read_bytes())
+    except OSError as error:
+        print(f"tipbot: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+        return 2
+    except FlowError as error:
+        print(error)
+        return 1
+
+    async def work(runtime) -> int:
+        flow = await runtime.flow_admin.publish(upload, activate=args.publish)
+        state = "active" if args.publish else f"not active yet: tipbot flows publish {flow.id} {flow.version}"
+        print(f"{flow.id} version {flow.version} stored ({state})")
+        return 0
+
+    return _with_runtime(settings, work)
+
+
+def _flows_activate(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(runtime) -> int:
+        versions = runtime.flows.versions(args.flow_id)
+        if not versions:
+            print(f"tipbot: there is no flow '{args.flow_id}' (see tipbot flows list)", file=sys.stderr)
+            return 2
+        version = args.version or versions[-1].version
+        if not await runtime.flow_admin.activate(args.flow_id, version):
+            print(f"tipbot: flow '{args.flow_id}' has no version {version}", file=sys.stderr)
+            return 2
+        print(f"{args.flow_id} version {version} is active; reports already begun finish on their version")
+        return 0
+
+    return _with_runtime(settings, work)
+
+
+def _flows_export(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(runtime) -> int:
+        catalog = runtime.flows
+        versions = catalog.versions(args.flow_id)
+        active = [flow for flow in versions if catalog.is_active(flow)]
+        chosen = next((f for f in versions if f.version == args.version), None) if args.version else None
+        flow = chosen or (active or versions or [None])[-1]
+        if flow is None:
+            print(f"tipbot: there is no flow '{args.flow_id}' version {args.version or ''}".rstrip(), file=sys.stderr)
+            return 2
+        if args.xlsform:
+            from .flows.xlsform import write_xlsform
+
+            out = args.out or Path(f"{flow.id}-v{flow.version}.xlsx")
+            out.write_bytes(write_xlsform(flow))
+            print(f"written {out}")
+            return 0
+        from .flows.export_yaml import flow_to_yaml
+
+        text = flow_to_yaml(flow)
+        if args.out:
+            args.out.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+        return 0
+
+    return _with_runtime(settings, work)
+
+
+def _flows_schema(_settings: Settings, _args: argparse.Namespace) -> int:
+    import json
+
+    from .flows.schema import flow_schema
+
+    print(json.dumps(flow_schema(), ensure_ascii=False, indent=2))
     return 0
 
 

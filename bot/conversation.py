@@ -51,6 +51,7 @@ FORGOTTEN = N_("Forgotten: your unfinished report and this conversation have bee
 """Shown in every language at once, so it is looked up in each catalogue by this msgid."""
 LANGUAGE_PREFIX = "lang:"
 RECEIPT_DONE = "receipt:done"
+FLOW_PREFIX = "flow:"
 REMOVE_IDENTIFIER, KEEP_IDENTIFIER = "identifier:remove", "identifier:keep"
 MAX_TRACE = 1000
 """A conversation longer than this many messages keeps only the newest ids for deletion."""
@@ -103,6 +104,8 @@ class Session:
     receipt_shown: bool = False
     checking: bool = False
     """Waiting for a receipt code."""
+    preview: bool = False
+    """An admin trying out an uploaded questionnaire: nothing is stored at the end."""
     answering: bool = False
     """Writing to staff about a checked report (the tip itself is known only in memory)."""
     identifier: dict[str, str] | None = None
@@ -120,7 +123,7 @@ class Session:
 
     def drop_draft(self) -> None:
         """Forget the report in progress but keep the trace, so a later /forget still clears the chat."""
-        self.draft, self.identifier, self.kept = None, None, []
+        self.draft, self.identifier, self.kept, self.preview = None, None, [], False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,6 +133,7 @@ class Session:
             "trace": self.trace[-MAX_TRACE:],
             "receipt_shown": self.receipt_shown,
             "checking": self.checking,
+            "preview": self.preview,
             "answering": self.answering,
             "identifier": self.identifier,
             "kept": self.kept,
@@ -145,6 +149,7 @@ class Session:
             trace=list(data.get("trace", [])),
             receipt_shown=bool(data.get("receipt_shown")),
             checking=bool(data.get("checking")),
+            preview=bool(data.get("preview")),
             answering=bool(data.get("answering")),
             identifier=data.get("identifier"),
             kept=list(data.get("kept", [])),
@@ -229,6 +234,18 @@ class Conversation:
                 await self.services.repository.delete_draft_files(chat_key)
             return reply
 
+    async def start_preview(self, chat_key: str, flow: Flow, lang: str) -> Reply:
+        """An admin answers an uploaded questionnaire exactly as a reporter would; no tip is stored."""
+        async with self._locks.hold(chat_key):
+            stored = await self.services.repository.load_draft(chat_key)
+            session = Session.from_json(stored) if stored else Session()
+            session.drop_draft()
+            session.lang, session.preview = lang, True
+            outcome = engine.start(flow)
+            session.draft = outcome.draft
+            await self._persist(chat_key, session, existed=stored is not None)
+            return Reply(messages=[render_step(flow, outcome.step, lang)])
+
     async def remember(self, chat_key: str, message_ids: list[int]) -> None:
         """Add the bot's messages just sent to the conversation's trace, for deletion later."""
         if not message_ids:
@@ -272,6 +289,8 @@ class Conversation:
             return Reply(messages=[language_picker(None, has_draft=False)])
         if isinstance(event, Press) and event.action == BEGIN:
             return self._begin(session)
+        if isinstance(event, Press) and event.action.startswith(FLOW_PREFIX) and session.draft is None:
+            return self._begin(session, event.action.removeprefix(FLOW_PREFIX))
         if session.draft is None:
             return Reply(messages=[start_screen(session.lang)])
         flow = self.services.flows.get(session.draft.flow_id, session.draft.flow_version)
@@ -395,13 +414,18 @@ class Conversation:
             return Reply(edit=chosen, messages=[start_screen(lang)])
         return Reply(edit=chosen, messages=[self._screen(session, flow, engine.view(flow, session.draft))])
 
-    def _begin(self, session: Session) -> Reply:
+    def _begin(self, session: Session, flow_id: str | None = None) -> Reply:
+        """Continue the report in progress, or start one: on the chosen flow when several are active."""
         assert session.lang is not None
         if session.draft is not None:
             flow = self.services.flows.get(session.draft.flow_id, session.draft.flow_version)
             if flow is not None:
                 return Reply(messages=[self._screen(session, flow, engine.view(flow, session.draft))])
-        flow = self.services.flows.active
+        active = self.services.flows.active_flows()
+        chosen = next((flow for flow in active if flow.id == flow_id), None)
+        if chosen is None and len(active) > 1:
+            return Reply(messages=[flow_picker(active, session.lang)])
+        flow = chosen or self.services.flows.active
         outcome = engine.start(flow)
         session.draft = outcome.draft
         return Reply(messages=[render_step(flow, outcome.step, session.lang)])
@@ -497,6 +521,10 @@ class Conversation:
         lang = session.lang
         assert lang is not None
         _ = gettext_for(lang)
+        if session.preview:
+            session.drop_draft()
+            done = Screen(_("Preview finished: nothing was stored."))
+            return Reply(edit=Screen(review.text), messages=[done])
         answers, file_refs = _detach_files(flow, submitted.answers)
         code = new_code()
         tip = NewTip(
@@ -506,6 +534,7 @@ class Conversation:
             urgent=submitted.urgent,
             created_on=self.services.today(),
             receipt_hash=await asyncio.to_thread(hash_code, code, self.services.receipt_salts[0]),
+            flow_hash=self.services.flows.hash_of(flow),
         )
         await self.services.repository.submit_tip(chat_key, tip, file_refs)
         session.drop_draft()
@@ -584,6 +613,12 @@ def start_screen(lang: str) -> Screen:
     _ = gettext_for(lang)
     buttons = ((Button(_("Start a report"), BEGIN),), (Button(_("Check my report"), follow_up.CHECK),))
     return Screen(_("Press the button to begin a new report."), buttons)
+
+
+def flow_picker(flows: list[Flow], lang: str) -> Screen:
+    _ = gettext_for(lang)
+    buttons = tuple((Button(flow.text(flow.title, lang)[:60], FLOW_PREFIX + flow.id),) for flow in flows)
+    return Screen(_("What is your report about?"), buttons)
 
 
 def identifier_screen(flow: Flow, pending: dict[str, str], lang: str) -> Screen:

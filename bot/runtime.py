@@ -8,11 +8,13 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.database import create_engine, session_factory, upgrade
+from storage.flow_versions import FlowVersions
 from storage.repository import Repository
 from storage.staff_records import StaffRecords
 
 from .config import Settings
 from .conversation import Conversation, Services
+from .flow_admin import FlowAdmin
 from .flows.catalog import FlowCatalog
 from .privacy.clean import CleanFile
 from .privacy.crypto import Cipher
@@ -31,6 +33,7 @@ class Runtime:
     repository: Repository
     records: StaffRecords
     flows: FlowCatalog
+    flow_admin: FlowAdmin
     sandbox: Sandbox
     conversation: Conversation
 
@@ -45,7 +48,8 @@ class Runtime:
         cipher = Cipher(keys.data_key, *(old.data_key for old in previous))
         sessions = session_factory(engine)
         repository, records = Repository(sessions, cipher), StaffRecords(sessions, cipher)
-        flows = FlowCatalog.shipped()
+        flow_admin = await FlowAdmin.load(FlowVersions(sessions), records, lambda: datetime.now(settings.tz).date())
+        flows = flow_admin.catalog
         sandbox = Sandbox()
 
         async def sanitize(data: bytes) -> CleanFile:
@@ -62,13 +66,21 @@ class Runtime:
             max_file_bytes=settings.max_file_bytes,
             voice_pitch_shift=settings.voice_pitch_shift,
         )
-        return cls(settings, keys, engine, repository, records, flows, sandbox, Conversation(services))
+        return cls(settings, keys, engine, repository, records, flows, flow_admin, sandbox, Conversation(services))
 
     def today(self) -> date:
         return datetime.now(self.settings.tz).date()
 
     def now(self) -> datetime:
         return datetime.now(self.settings.tz)
+
+    async def staff_chat_ids(self) -> list[int]:
+        """Chats from TIPBOT_STAFF_CHAT_IDS and those admins added with /staff."""
+        added = await self.records.added_staff_chats()
+        return list(dict.fromkeys([*self.settings.staff_chat_ids, *added]))
+
+    async def is_admin(self, user_id: int) -> bool:
+        return user_id in self.settings.admin_ids or user_id in await self.records.admins()
 
     async def expire_drafts(self) -> int:
         return await self.repository.expire_drafts(datetime.now(self.settings.tz) - DRAFT_LIFETIME)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NO_ROWID = {"sqlite_with_rowid": False}
@@ -36,6 +36,8 @@ class Tip(Base):
     """Staff asked to keep it beyond the retention period."""
     alerted: Mapped[bool] = mapped_column(Boolean, default=False)
     """For urgent tips: the immediate alert reached every staff chat."""
+    flow_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """Content hash of the flow version the tip was filed under."""
 
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="tip", cascade="all, delete-orphan", order_by="Attachment.position"
@@ -107,12 +109,36 @@ class DeliveredPart(Base):
 
 
 class StaffChat(Base):
-    """Settings of a staff chat (its language), set with /language there."""
+    """A staff chat's settings (its language, set with /language there), and whether an admin added it
+    with /staff (chats from TIPBOT_STAFF_CHAT_IDS are staff chats without a row here)."""
 
     __tablename__ = "staff_chats"
 
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    language: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    added: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Admin(Base):
+    """An admin added by another admin (those from TIPBOT_ADMIN_IDS are not stored)."""
+
+    __tablename__ = "admins"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
+class FlowVersion(Base):
+    """One version of a questionnaire, as its validated data (JSON) with a content hash. At most one
+    version of a flow is active; tips keep the version (and hash) they were filed under."""
+
+    __tablename__ = "flow_versions"
+
+    flow_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_on: Mapped[date] = mapped_column(Date)
 
 
 class Note(Base):

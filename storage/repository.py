@@ -54,6 +54,7 @@ class NewTip:
     urgent: bool
     created_on: date
     receipt_hash: str
+    flow_hash: str | None = None
 
 
 def random_id() -> str:
@@ -123,6 +124,7 @@ class Repository:
                 urgent=tip.urgent,
                 digest_status="pending",
                 receipt_hash=tip.receipt_hash,
+                flow_hash=tip.flow_hash,
                 status="new",
                 keep=False,
                 alerted=False,

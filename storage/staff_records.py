@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.privacy.clean import file_kind
 from bot.privacy.crypto import Cipher
 
-from .models import Attachment, Attempt, Exchange, Note, StaffChat, StateValue
+from .models import Admin, Attachment, Attempt, Exchange, Note, StaffChat, StateValue
 from .repository import StoredFile, random_id
 
 
@@ -48,7 +48,36 @@ class StaffRecords:
 
     async def set_staff_language(self, chat_id: int, language: str) -> None:
         async with self._sessions.begin() as session:
-            await session.merge(StaffChat(chat_id=chat_id, language=language))
+            row = await session.get(StaffChat, chat_id)
+            if row is None:
+                session.add(StaffChat(chat_id=chat_id, language=language, added=False))
+            else:
+                row.language = language
+
+    async def added_staff_chats(self) -> list[int]:
+        async with self._sessions() as session:
+            rows = await session.execute(select(StaffChat.chat_id).where(StaffChat.added.is_(True)))
+            return sorted(row[0] for row in rows)
+
+    async def set_staff_chat(self, chat_id: int, added: bool) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(StaffChat, chat_id)
+            if row is None:
+                session.add(StaffChat(chat_id=chat_id, language=None, added=added))
+            else:
+                row.added = added
+
+    async def admins(self) -> list[int]:
+        async with self._sessions() as session:
+            return sorted(row[0] for row in await session.execute(select(Admin.user_id)))
+
+    async def set_admin(self, user_id: int, admin: bool) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(Admin, user_id)
+            if admin and row is None:
+                session.add(Admin(user_id=user_id))
+            elif not admin and row is not None:
+                await session.delete(row)
 
     async def state(self, key: str) -> str | None:
         async with self._sessions() as session:

@@ -31,7 +31,7 @@ def problems(raw) -> list[str]:
 
 def test_default_flow_covers_the_issue():
     [flow] = load_default_flows()
-    assert flow.id == "forced-labour" and flow.languages == ("ru", "uz", "kk", "en")
+    assert flow.id == "forced-labour" and flow.languages == ("ru", "uz", "kk", "en", "tk", "uz_Cyrl")
     types = {question.type for question in flow.questions}
     assert types >= {
         QuestionType.MULTI,

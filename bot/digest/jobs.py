@@ -31,7 +31,7 @@ def notifier(runtime: Runtime, bot: Bot) -> Notifier:
 
 
 async def send_notices(runtime: Runtime, bot: Bot) -> None:
-    await notifier(runtime, bot).send_pending(runtime.settings.staff_chat_ids)
+    await notifier(runtime, bot).send_pending(await runtime.staff_chat_ids())
 
 
 async def run_digest(runtime: Runtime, bot: Bot) -> DigestReport:
@@ -47,7 +47,7 @@ async def run_digest(runtime: Runtime, bot: Bot) -> DigestReport:
         RETRY_PAUSE,
     )
     today = runtime.today()
-    report = await digester.send(settings.staff_chat_ids, today)
+    report = await digester.send(await runtime.staff_chat_ids(), today)
     if not report.failed_chats:
         await runtime.records.set_state(DONE_KEY, today.isoformat())
     return report

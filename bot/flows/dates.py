@@ -12,8 +12,8 @@ from datetime import date, timedelta
 
 EARLIEST = date(2000, 1, 1)
 
-_TODAY_WORDS = {"today", "сегодня", "bugun", "бугун", "бүгін", "bu gun"}
-_YESTERDAY_WORDS = {"yesterday", "вчера", "kecha", "кеча", "кеше"}
+_TODAY_WORDS = {"today", "сегодня", "bugun", "бугун", "бүгін", "şu gün", "bu gün", "şügün"}
+_YESTERDAY_WORDS = {"yesterday", "вчера", "kecha", "кеча", "кеше", "düýn"}
 _RANGE_SPLIT = re.compile(r"\s*(?:—|–|-(?=\s*\d{1,2}[./])|\s-\s|\.\.|\bto\b|\bпо\b|\bдо\b)\s*", re.IGNORECASE)
 _DAY_FIRST = re.compile(r"^(\d{1,2})[./](\d{1,2})(?:[./](\d{2}|\d{4}))?$")
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")

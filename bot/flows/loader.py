@@ -1,8 +1,17 @@
-"""Reading flow files into the model, with validation that names file, question and language."""
+"""Reading flow files into the model, with validation that names file, question and language.
+
+Every problem found is collected (nothing stops at the first one) so an admin can fix a file in one go.
+Besides the shape of the file, validation checks what would go wrong only later, in Telegram: questions
+that can never be asked, conditions that loop, two buttons with the same label, texts over Telegram's
+limits, and languages the bot has no catalogue for. docs/flows.md lists every rule with its message.
+"""
 
 from __future__ import annotations
 
+import difflib
+import itertools
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +37,59 @@ DEFAULT_FLOW_DIR = Path(__file__).parent / "default"
 ID_PATTERN = re.compile(r"^[a-z0-9_]{1,24}$")
 FLOW_ID_PATTERN = re.compile(r"^[a-z0-9_-]{1,40}$")
 MAX_QUESTION_TEXT = 1000
+"""Question texts, hints and the messages shown on a wrong answer; info screens may be longer."""
 MAX_BUTTON_TEXT = 60
+"""Option texts and labels. Telegram shows buttons of more than about 64 characters badly, and a multi
+question puts a 3-character mark ("✅ ") before each option: 60 keeps the whole button within 64."""
+MAX_TITLE = 64
+"""The flow title becomes a button when reporters choose between flows."""
+MAX_MESSAGE = 4096
+"""Telegram's limit for one message, counted in UTF-16 units (most emoji count as two)."""
+MAX_CALLBACK_DATA = 64
+"""Telegram's limit for the data a button carries, in bytes."""
 COMPARE_OPERATORS = ("equals", "not_equals", "includes", "in")
+LOGICAL_OPERATORS = ("all", "any", "not")
+FLOW_KEYS = ("id", "version", "languages", "title", "questions")
+QUESTION_KEYS = (
+    "id",
+    "type",
+    "text",
+    "hint",
+    "label",
+    "required",
+    "when",
+    "constraint_message",
+    "required_message",
+    "options",
+    "urgent_if",
+    "min",
+    "max",
+    "max_length",
+    "max_files",
+    "countries",
+)
+OPTION_KEYS = ("id", "text")
+_T = QuestionType
+TYPE_KEYS: dict[str, tuple[QuestionType, ...]] = {
+    "options": (_T.CHOICE, _T.MULTI),
+    "urgent_if": (_T.CHOICE, _T.MULTI, _T.YESNO),
+    "min": (_T.NUMBER,),
+    "max": (_T.NUMBER,),
+    "max_length": (_T.TEXT,),
+    "max_files": (_T.ATTACHMENTS,),
+    "countries": (_T.REGION,),
+}
+"""Keys that only some question types use; on any other type they are a mistake."""
+_ADVICE = {
+    ("options", _T.YESNO): "the bot shows its own Yes and No buttons",
+    ("options", _T.REGION): "the bot shows the countries listed in countries, then their regions",
+    ("options", _T.ATTACHMENTS): "the reporter sends files, then presses Done",
+    ("min", _T.ATTACHMENTS): "use max_files",
+    ("max", _T.ATTACHMENTS): "use max_files",
+    ("max", _T.TEXT): "use max_length",
+}
+COMPARABLE = (_T.CHOICE, _T.YESNO, _T.TEXT)
+"""Types whose answer is one text, so equals, not_equals and in work on it."""
 
 
 @dataclass(frozen=True)
@@ -61,21 +121,92 @@ class FlowError(Exception):
         super().__init__("\n".join(str(problem) for problem in problems))
 
 
+# ---- reading files --------------------------------------------------------------------------------------
+
+
 def load_flow_file(path: Path) -> Flow:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise FlowError([Problem(str(path), f"cannot read the file: {error}")]) from error
-    return parse_flow(raw, source=str(path))
+        data = path.read_bytes()
+    except OSError as error:
+        raise FlowError([Problem(str(path), f"cannot read the file: {error.strerror or error}")]) from error
+    return parse_flow(read_flow_yaml(data, str(path)), source=str(path))
 
 
 def load_default_flows() -> list[Flow]:
     return [load_flow_file(path) for path in sorted(DEFAULT_FLOW_DIR.glob("*.yaml"))]
 
 
-def parse_flow(raw: Any, source: str) -> Flow:
-    """Build a Flow from parsed YAML, or raise FlowError listing every problem found."""
-    parser = _Parser(source)
+def read_flow_yaml(data: bytes | str, source: str) -> Any:
+    """Parse a YAML flow file; a syntax error, a repeated key or a non-UTF-8 file raise a FlowError whose
+    message names the line and column (counted from 1, as editors do)."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            line = data[: error.start].count(b"\n") + 1
+            message = f"the file is not UTF-8 text (line {line}): save it as UTF-8"
+            raise FlowError([Problem(source, message)]) from error
+    try:
+        return yaml.load(data, Loader=_FlowYamlLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        raise FlowError([Problem(source, _yaml_message(error))]) from error
+
+
+class _FlowYamlLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML would silently keep the last)."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    first: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            line = first.setdefault(key, key_node.start_mark.line)
+        except TypeError:
+            continue
+        if line != key_node.start_mark.line:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key '{key}' appears twice here (first on line {line + 1})", key_node.start_mark
+            )
+    return loader.construct_mapping(node, deep=True)
+
+
+_FlowYamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+_YAML_EXPLANATIONS = (
+    ("mapping values are not allowed here", "a ':' is not allowed here: check the indentation, or put the text in quotes"),
+    ("that cannot start any token", "tab characters cannot indent YAML: use spaces"),
+    ("found unexpected end of stream", "a quoted text is not closed"),
+    ("expected <block end>", "this line is not indented like the lines above it"),
+    ("could not find expected ':'", "a line is missing its ':', or a quoted text is not closed"),
+    ("expected ',' or '}'", "a { … } list is not closed with '}', or an item in it is missing its ','"),
+    ("expected ',' or ']'", "a [ … ] list is not closed with ']', or an item in it is missing its ','"),
+)
+
+
+def _yaml_message(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = str(getattr(error, "problem", None) or error)
+    explanation = next((text for known, text in _YAML_EXPLANATIONS if known in problem), problem)
+    context_mark = getattr(error, "context_mark", None)
+    if explanation == "a quoted text is not closed" and context_mark is not None:
+        explanation += f" (the quote opens on line {context_mark.line + 1})"
+    if mark is None:
+        return f"YAML syntax error: {explanation}"
+    return f"YAML syntax error at line {mark.line + 1}, column {mark.column + 1}: {explanation}"
+
+
+# ---- building the model ---------------------------------------------------------------------------------
+
+
+def parse_flow(raw: Any, source: str, rows: Mapping[str, int] | None = None) -> Flow:
+    """Build a Flow from parsed YAML, or raise FlowError listing every problem found.
+
+    `rows` maps question ids to spreadsheet rows (XLSForm): problems about a question then carry its row.
+    """
+    parser = _Parser(source, rows or {})
     flow = parser.flow(raw)
     if parser.problems:
         raise FlowError(parser.problems)
@@ -84,31 +215,37 @@ def parse_flow(raw: Any, source: str) -> Flow:
 
 
 class _Parser:
-    def __init__(self, source: str):
+    def __init__(self, source: str, rows: Mapping[str, int]):
         self.source = source
+        self.rows = rows
         self.problems: list[Problem] = []
         self.languages: tuple[str, ...] = ()
 
     def problem(self, message: str, question: str | None = None, language: str | None = None) -> None:
-        self.problems.append(Problem(self.source, message, question, language))
+        row = self.rows.get(question) if question else None
+        self.problems.append(Problem(self.source, message, question, language, row))
+
+    def unknown_keys(self, raw: dict, known: tuple[str, ...], where: str, question: str | None = None) -> None:
+        for key in raw:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f": did you mean '{close[0]}'?" if close else f" (known: {', '.join(known)})"
+                self.problem(f"unknown key '{key}' in {where}{hint}", question)
 
     def flow(self, raw: Any) -> Flow | None:
         if not isinstance(raw, dict):
             self.problem("the file must be a mapping with id, version, languages and questions")
             return None
+        self.unknown_keys(raw, FLOW_KEYS, "the flow")
         flow_id = str(raw.get("id", ""))
         if not FLOW_ID_PATTERN.match(flow_id):
             self.problem(f"flow id '{flow_id}' must be 1-40 characters of a-z, 0-9, '-' or '_'")
         version = raw.get("version", 1)
-        if not isinstance(version, int) or version < 1:
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             self.problem("version must be a whole number from 1")
             version = 1
-        languages = raw.get("languages")
-        if not isinstance(languages, list) or not languages or not all(isinstance(x, str) for x in languages):
-            self.problem("languages must be a non-empty list of language codes")
-            languages = ["en"]
-        self.languages = tuple(languages)
-        title = self.texts(raw.get("title"), "title", None)
+        self.languages = self.flow_languages(raw.get("languages"))
+        title = self.texts(raw.get("title"), "title", None, MAX_TITLE)
         raw_questions = raw.get("questions")
         if not isinstance(raw_questions, list) or not raw_questions:
             self.problem("questions must be a non-empty list")
@@ -118,22 +255,41 @@ class _Parser:
             question = self.question(raw_question, position)
             if question is not None:
                 questions.append(question)
+        if raw_questions and questions and not any(question.asks for question in questions):
+            self.problem("the flow asks nothing: add at least one question that is not info")
         self.check_references(questions)
         if self.problems:
             return None
         return Flow(flow_id, version, self.languages, title, tuple(questions))
 
-    def texts(self, raw: Any, what: str, question: str | None, limit: int = MAX_QUESTION_TEXT) -> dict[str, str]:
+    def flow_languages(self, raw: Any) -> tuple[str, ...]:
+        from ..i18n import LANGUAGES
+
+        if not isinstance(raw, list) or not raw or not all(isinstance(x, str) for x in raw):
+            self.problem("languages must be a non-empty list of language codes")
+            return ("en",)
+        for language in dict.fromkeys(raw):
+            if raw.count(language) > 1:
+                self.problem(f"language '{language}' is listed twice in languages")
+            if language not in LANGUAGES:
+                self.problem(f"language '{language}' has no bot catalogue (known: {', '.join(LANGUAGES)})")
+        return tuple(dict.fromkeys(raw))
+
+    def texts(
+        self, raw: Any, what: str, question: str | None, limit: int | None = MAX_QUESTION_TEXT
+    ) -> dict[str, str]:
         if not isinstance(raw, dict):
             self.problem(f"{what} must give a text for each of {', '.join(self.languages)}", question)
             return {}
         texts: dict[str, str] = {}
         for language in self.languages:
             value = raw.get(language)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                value = str(value)
             if not isinstance(value, str) or not value.strip():
                 self.problem(f"{what} is missing a translation", question, language)
                 continue
-            if len(value) > limit:
+            if limit is not None and len(value.strip()) > limit:
                 self.problem(f"{what} is longer than {limit} characters", question, language)
             texts[language] = value.strip()
         for language in raw:
@@ -147,15 +303,25 @@ class _Parser:
             return None
         question_id = str(raw.get("id", ""))
         label = question_id or f"#{position}"
+        self.unknown_keys(raw, QUESTION_KEYS, "a question", label)
         if not ID_PATTERN.match(question_id):
             self.problem("id must be 1-24 characters of a-z, 0-9 or '_'", label)
+        if "type" not in raw:
+            allowed = ", ".join(member.value for member in QuestionType)
+            self.problem(f"type is missing (one of {allowed})", label)
+            return None
         try:
             kind = QuestionType(raw.get("type"))
         except ValueError:
             allowed = ", ".join(member.value for member in QuestionType)
             self.problem(f"type '{raw.get('type')}' is not one of {allowed}", label)
             return None
-        text = self.texts(raw.get("text"), "text", label)
+        for key, kinds in TYPE_KEYS.items():
+            if key in raw and kind not in kinds and key != "urgent_if":
+                advice = _ADVICE.get((key, kind))
+                self.problem(f"{kind.value} questions cannot have {key}" + (f"; {advice}" if advice else ""), label)
+        text_limit = None if kind is QuestionType.INFO else MAX_QUESTION_TEXT
+        text = self.texts(raw.get("text"), "text", label, text_limit)
         hint = self.texts(raw["hint"], "hint", label) if "hint" in raw else None
         short = self.texts(raw["label"], "label", label, MAX_BUTTON_TEXT) if "label" in raw else None
         constraint_message = (
@@ -166,13 +332,21 @@ class _Parser:
         required_message = (
             self.texts(raw["required_message"], "required_message", label) if ("required_message" in raw) else None
         )
-        options = self.options(raw.get("options"), kind, label)
+        options = self.options(raw.get("options"), kind, label) if kind in OPTION_TYPES else ()
         when = self.condition(raw["when"], label) if "when" in raw else None
-        urgent_if = tuple(_option_value(value) for value in raw.get("urgent_if", []) or [])
-        required = bool(raw.get("required", kind is not QuestionType.INFO))
+        raw_urgent = raw.get("urgent_if")
+        raw_urgent = [] if raw_urgent is None else raw_urgent if isinstance(raw_urgent, list) else [raw_urgent]
+        urgent_if = tuple(_option_value(value) for value in raw_urgent)
+        required = raw.get("required", kind is not QuestionType.INFO)
+        if not isinstance(required, bool):
+            self.problem("required must be true or false", label)
+            required = True
+        if kind is QuestionType.INFO and required:
+            self.problem("info questions cannot be required: they show a text and ask nothing", label)
+            required = False
         numbers = {key: raw.get(key) for key in ("min", "max")}
         for key, value in numbers.items():
-            if value is not None and not isinstance(value, int | float):
+            if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
                 self.problem(f"{key} must be a number", label)
                 numbers[key] = None
         question = Question(
@@ -189,18 +363,35 @@ class _Parser:
             urgent_if=urgent_if,
             min=numbers["min"],
             max=numbers["max"],
-            max_length=int(raw.get("max_length", 2000)),
-            max_files=int(raw.get("max_files", 10)),
-            countries=tuple(raw.get("countries", ("UZ", "KZ", "TM"))),
+            max_length=self.whole(raw, "max_length", 2000, label),
+            max_files=self.whole(raw, "max_files", 10, label),
+            countries=self.countries(raw, kind, label),
         )
         self.check_question(question)
         return question
 
+    def whole(self, raw: dict, key: str, default: int, label: str) -> int:
+        value = raw.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.problem(f"{key} must be a whole number", label)
+            return default
+        return value
+
+    def countries(self, raw: dict, kind: QuestionType, label: str) -> tuple[str, ...]:
+        from .regions import REGIONS
+
+        value = raw.get("countries", tuple(REGIONS))
+        if not isinstance(value, list | tuple) or not all(isinstance(code, str) for code in value):
+            self.problem("countries must be a list of country codes such as [UZ, KZ, TM]", label)
+            return tuple(REGIONS)
+        if kind is QuestionType.REGION and not value:
+            self.problem(f"a region question needs at least one country (known: {', '.join(REGIONS)})", label)
+        for country in dict.fromkeys(value):
+            if value.count(country) > 1:
+                self.problem(f"country '{country}' is listed twice", label)
+        return tuple(dict.fromkeys(value))
+
     def options(self, raw: Any, kind: QuestionType, label: str) -> tuple[Option, ...]:
-        if kind not in OPTION_TYPES:
-            if raw:
-                self.problem(f"a {kind.value} question cannot have options", label)
-            return ()
         if not isinstance(raw, list) or not raw:
             self.problem("needs a non-empty list of options", label)
             return ()
@@ -210,6 +401,7 @@ class _Parser:
                 self.problem("every option needs an id and a text", label)
                 continue
             option_id = _option_value(raw_option.get("id", ""))
+            self.unknown_keys(raw_option, OPTION_KEYS, f"option '{option_id}'", label)
             if not ID_PATTERN.match(option_id):
                 self.problem(f"option id '{option_id}' must be 1-24 characters of a-z, 0-9 or '_'", label)
             texts = self.texts(raw_option.get("text"), f"option '{option_id}'", label, MAX_BUTTON_TEXT)
@@ -217,28 +409,55 @@ class _Parser:
         ids = [option.id for option in options]
         for duplicate in sorted({x for x in ids if ids.count(x) > 1}):
             self.problem(f"option id '{duplicate}' is used twice", label)
+        for language in self.languages:
+            first: dict[str, Option] = {}
+            for option in options:
+                text = option.text.get(language)
+                if text is None:
+                    continue
+                other = first.setdefault(" ".join(text.split()).casefold(), option)
+                if other is not option and other.id != option.id:
+                    self.problem(f"options '{other.id}' and '{option.id}' have the same text '{text}'", label, language)
         return tuple(options)
 
     def condition(self, raw: Any, label: str) -> Condition | None:
         if not isinstance(raw, dict) or not raw:
             self.problem("when must be a mapping such as {question: q, equals: value}", label)
             return None
-        if "all" in raw or "any" in raw:
-            key = "all" if "all" in raw else "any"
-            parts = [self.condition(part, label) for part in raw[key] or []]
-            if not parts or None in parts:
+        logical = [key for key in LOGICAL_OPERATORS if key in raw]
+        if logical:
+            key = logical[0]
+            if len(raw) != 1:
+                others = ", ".join(f"'{other}'" for other in raw if other != key)
+                self.problem(f"when: '{key}' cannot stand beside {others} in one mapping; put each test inside it", label)
+                return None
+            if key == "not":
+                part = self.condition(raw["not"], label)
+                return Not(part) if part else None
+            if not isinstance(raw[key], list) or not raw[key]:
+                self.problem(f"when: '{key}' needs a list of conditions", label)
+                return None
+            parts = [self.condition(part, label) for part in raw[key]]
+            if None in parts:
                 return None
             return (AllOf if key == "all" else AnyOf)(tuple(parts))  # type: ignore[arg-type]
-        if "not" in raw:
-            part = self.condition(raw["not"], label)
-            return Not(part) if part else None
         operators = [key for key in COMPARE_OPERATORS if key in raw]
         if "question" not in raw or len(operators) != 1:
             self.problem("when needs 'question' and one of " + ", ".join(COMPARE_OPERATORS), label)
             return None
+        for key in raw:
+            if key not in ("question", *COMPARE_OPERATORS):
+                self.problem(f"unknown key '{key}' in when", label)
+                return None
         operator = operators[0]
         value = raw[operator]
         values = value if isinstance(value, list) else [value]
+        if not values:
+            self.problem(f"when: '{operator}' needs at least one value", label)
+            return None
+        if not all(isinstance(v, str | int | float | bool) for v in values):
+            self.problem(f"when: '{operator}' takes option ids, not lists or mappings", label)
+            return None
         return Compare(str(raw["question"]), operator, tuple(_option_value(v) for v in values))
 
     def check_question(self, question: Question) -> None:
@@ -264,24 +483,338 @@ class _Parser:
                 for value in question.urgent_if:
                     if value not in allowed:
                         self.problem(f"urgent_if names '{value}', which is not an option", label)
+        self.check_callback_data(question)
+        self.check_message_length(question)
+
+    def check_callback_data(self, question: Question) -> None:
+        from .engine import actions
+
+        data = [actions.nav(question.id, "countries"), actions.edit(question.id)]
+        data += [actions.option(question.id, option.id) for option in question.options]
+        if question.type is QuestionType.YESNO:
+            data += [actions.option(question.id, YES), actions.option(question.id, NO)]
+        if question.type is QuestionType.REGION:
+            from .regions import REGIONS
+
+            data += [actions.country(question.id, code) for code in question.countries]
+            data += [
+                actions.region(question.id, region)
+                for code in question.countries
+                for region in (REGIONS[code].regions if code in REGIONS else ())
+            ]
+        longest = max(data, key=lambda item: len(item.encode("utf-8")))
+        size = len(longest.encode("utf-8"))
+        if size > MAX_CALLBACK_DATA:
+            self.problem(
+                f"the button data '{longest}' is {size} bytes, over Telegram's limit of {MAX_CALLBACK_DATA}: "
+                "shorten the question or option id",
+                question.id,
+            )
+
+    def check_message_length(self, question: Question) -> None:
+        """The question as the bot sends it (text, hint and its own lines) must fit into one message."""
+        from ..render import render_step
+        from .engine import Ask
+        from .regions import OTHER_COUNTRY
+
+        if not question.text:
+            return
+        pending: list[Any] = [None]
+        if question.type is QuestionType.REGION:
+            pending.append({"country": OTHER_COUNTRY})
+        if question.type is QuestionType.ATTACHMENTS:
+            pending.append([{"ref": "", "kind": ""}] * max(question.max_files, 1))
+        for language in self.languages:
+            if language not in question.text or (question.hint and language not in question.hint):
+                continue
+            flow = Flow("check", 1, (language,), {language: ""}, (question,))
+            size = max(
+                _utf16_length(
+                    render_step(flow, Ask(question, value, can_back=True, can_skip=not question.required), language).text
+                )
+                for value in pending
+            )
+            if size > MAX_MESSAGE:
+                self.problem(
+                    f"the message in Telegram (text, hint and the bot's own lines) would be {size} characters, "
+                    f"over Telegram's limit of {MAX_MESSAGE}: shorten the text or the hint",
+                    question.id,
+                    language,
+                )
+
+    # ---- references between questions --------------------------------------------------------------
 
     def check_references(self, questions: list[Question]) -> None:
+        position: dict[str, int] = {}
+        for index, question in enumerate(questions):
+            position.setdefault(question.id, index)
+        graph = {
+            question.id: sorted(question.when.questions() & position.keys())
+            for question in questions
+            if question.when is not None
+        }
+        cycles: set[frozenset[str]] = set()
         seen: dict[str, Question] = {}
-        for question in questions:
+        asked: dict[str, bool] = {}
+        """Whether a question can be asked at all (True when its condition could not be analysed)."""
+        for index, question in enumerate(questions):
             if question.id in seen:
                 self.problem("this id is used by two questions", question.id)
-            if question.when is not None:
-                for target_id in sorted(question.when.questions()):
+            asked[question.id] = True
+            when = question.when
+            if when is not None and index == 0:
+                self.problem("the first question cannot have a when: there are no earlier answers to branch on", question.id)
+            elif when is not None:
+                sound = True
+                for target_id in sorted(when.questions()):
+                    if target_id == question.id:
+                        self.problem("when refers to itself", question.id)
+                        sound = False
+                        continue
                     target = seen.get(target_id)
                     if target is None:
-                        where = "a later" if any(q.id == target_id for q in questions) else "an unknown"
-                        self.problem(f"when refers to {where} question '{target_id}'", question.id)
+                        sound = False
+                        if target_id not in position:
+                            self.problem(f"when refers to an unknown question '{target_id}'", question.id)
+                            continue
+                        cycle = _find_cycle(graph, question.id, target_id)
+                        if cycle is None:
+                            self.problem(f"when refers to a later question '{target_id}'", question.id)
+                        elif frozenset(cycle) not in cycles:
+                            cycles.add(frozenset(cycle))
+                            self.problem(f"when forms a cycle: {' → '.join(cycle)}", question.id)
                         continue
-                    allowed = _answer_ids(target)
-                    for value in _compared_values(question.when, target_id):
-                        if allowed is not None and value not in allowed:
-                            self.problem(f"when compares '{target_id}' with unknown option '{value}'", question.id)
+                    sound &= self.check_compares(question, when, target)
+                if sound:
+                    asked[question.id] = self.check_reachable(question, when, seen, asked)
             seen[question.id] = question
+
+    def check_compares(self, question: Question, when: Condition, target: Question) -> bool:
+        """Unknown options, and operators that never (or always) hold on the target's type of answer."""
+        sound = True
+        allowed = _answer_ids(target)
+        for value in _compared_values(when, target.id):
+            if allowed is not None and value not in allowed:
+                self.problem(f"when compares '{target.id}' with unknown option '{value}'", question.id)
+                sound = False
+        operators = dict.fromkeys(c.operator for c in _compares(when) if c.question == target.id)
+        for operator in operators:
+            message = _operator_misuse(operator, target)
+            if message:
+                self.problem(message, question.id)
+                sound = False
+        return sound
+
+    def check_reachable(
+        self, question: Question, when: Condition, seen: dict[str, Question], asked: dict[str, bool]
+    ) -> bool:
+        targets = {target_id: seen[target_id] for target_id in sorted(when.questions())}
+        domains = {
+            target_id: _domain(target, _mentioned(when, target_id), asked.get(target_id, True))
+            for target_id, target in targets.items()
+        }
+        if _satisfiable(when, domains, targets) is not False:
+            return True
+        reason = _why_never(when, domains, targets, asked)
+        self.problem(f"can never be asked: {reason}", question.id)
+        return False
+
+
+# ---- reasoning about conditions -------------------------------------------------------------------------
+#
+# Whether a `when` can hold is decided on abstract answers: for each question it reads, the answers that
+# matter to it (the option ids it names, one stand-in for "any other answer", and None where the question
+# may be skipped or not asked). Treating the questions as independent can only find more ways for a
+# condition to hold than there are, so a question reported as never asked really never is.
+
+
+class _Other:
+    """Any answer the condition does not name (another option, another text, a number, a date...)."""
+
+    def __repr__(self) -> str:
+        return "OTHER"
+
+
+OTHER = _Other()
+MAX_COMBINATIONS = 50_000
+
+
+def _compares(condition: Condition) -> Iterator[Compare]:
+    if isinstance(condition, Compare):
+        yield condition
+    elif isinstance(condition, AllOf | AnyOf):
+        for part in condition.parts:
+            yield from _compares(part)
+    elif isinstance(condition, Not):
+        yield from _compares(condition.part)
+
+
+def _mentioned(condition: Condition, question_id: str) -> list[str]:
+    return list(dict.fromkeys(_compared_values(condition, question_id)))
+
+
+def _operator_misuse(operator: str, target: Question) -> str | None:
+    kind = target.type
+    what = f"when uses '{operator}' on '{target.id}'"
+    if kind is QuestionType.INFO:
+        return f"{what}, an info question, which leaves no answer, so it never holds"
+    if kind is QuestionType.MULTI and operator in ("equals", "in"):
+        return f"{what}, a multi question whose answer is a list, so it never holds; use includes"
+    if kind is QuestionType.MULTI and operator == "not_equals":
+        return (
+            f"{what}, a multi question whose answer is a list, so it holds whenever '{target.id}' is answered; "
+            "use not with includes"
+        )
+    if kind is not QuestionType.MULTI and operator == "includes":
+        advice = "use equals" if kind in COMPARABLE else "includes only works on multi questions"
+        return f"{what}, a {kind.value} question, so it never holds; {advice}"
+    if kind not in COMPARABLE and kind is not QuestionType.MULTI:
+        effect = f"holds whenever '{target.id}' is answered" if operator == "not_equals" else "never holds"
+        return (
+            f"{what}, a {kind.value} question, whose answer is never equal to a fixed value, so it {effect}; "
+            "only choice, multi, yesno and text answers can be compared"
+        )
+    return None
+
+
+def _domain(question: Question, mentioned: list[str], asked: bool) -> list[Any]:
+    """Abstract answers `question` can have when a later question's condition is tested."""
+    if not asked or not question.asks:
+        return [None]
+    values: list[Any] = []
+    if question.type is QuestionType.YESNO:
+        values = [YES, NO]
+    elif question.type is QuestionType.CHOICE:
+        ids = [option.id for option in question.options]
+        values = [value for value in mentioned if value in ids]
+        values += [OTHER] if set(ids) - set(values) else []
+    elif question.type is QuestionType.TEXT:
+        values = [*mentioned, OTHER]
+    elif question.type is QuestionType.MULTI:
+        ids = [option.id for option in question.options]
+        items: list[Any] = [value for value in mentioned if value in ids]
+        items += [OTHER] if set(ids) - set(items) else []
+        values = [
+            frozenset(chosen) for size in range(1, len(items) + 1) for chosen in itertools.combinations(items, size)
+        ]
+    else:
+        values = [OTHER]
+    if not question.required or question.when is not None:
+        values.append(None)
+    return values
+
+
+def _holds(condition: Condition, answers: Mapping[str, Any], kinds: Mapping[str, QuestionType]) -> bool:
+    """Condition.holds on abstract answers (the same rules as the model's, with OTHER matching nothing)."""
+    if isinstance(condition, AllOf):
+        return all(_holds(part, answers, kinds) for part in condition.parts)
+    if isinstance(condition, AnyOf):
+        return any(_holds(part, answers, kinds) for part in condition.parts)
+    if isinstance(condition, Not):
+        return not _holds(condition.part, answers, kinds)
+    assert isinstance(condition, Compare)
+    answer = answers.get(condition.question)
+    if answer is None:
+        return False
+    is_list = kinds[condition.question] in (QuestionType.MULTI, QuestionType.ATTACHMENTS)
+    if condition.operator == "includes":
+        return isinstance(answer, frozenset) and any(value in answer for value in condition.values)
+    if is_list or kinds[condition.question] not in COMPARABLE:
+        return condition.operator == "not_equals"
+    if condition.operator == "not_equals":
+        return answer not in condition.values
+    return answer in condition.values
+
+
+def _satisfiable(
+    condition: Condition, domains: Mapping[str, list[Any]], targets: Mapping[str, Question]
+) -> bool | None:
+    """True or False, or None when there are too many combinations to try."""
+    ids = sorted(condition.questions())
+    total = 1
+    for question_id in ids:
+        total *= len(domains[question_id])
+    if total > MAX_COMBINATIONS:
+        return None
+    kinds = {question_id: targets[question_id].type for question_id in ids}
+    for combination in itertools.product(*(domains[question_id] for question_id in ids)):
+        if _holds(condition, dict(zip(ids, combination, strict=True)), kinds):
+            return True
+    return False
+
+
+def _why_never(
+    when: Condition, domains: Mapping[str, list[Any]], targets: Mapping[str, Question], asked: Mapping[str, bool]
+) -> str:
+    parts = _conjuncts(when)
+    for part in parts:
+        if isinstance(part, Compare) and not asked.get(part.question, True):
+            return f"its condition needs an answer to '{part.question}', which is itself never asked"
+    for part in parts:
+        if _satisfiable(part, domains, targets) is False:
+            break
+    else:
+        by_question: dict[str, list[Condition]] = {}
+        for part in parts:
+            if len(part.questions()) == 1:
+                by_question.setdefault(next(iter(part.questions())), []).append(part)
+        for question_id, group in by_question.items():
+            if len(group) < 2 or _satisfiable(AllOf(tuple(group)), domains, targets) is not False:
+                continue
+            for first, second in itertools.combinations(group, 2):
+                if _satisfiable(AllOf((first, second)), domains, targets) is False:
+                    one, other = _describe(first), _describe(second)
+                    if one and other:
+                        if one.startswith("be ") and other.startswith("be "):
+                            return f"its condition needs '{question_id}' to be both {one[3:]} and {other[3:]}"
+                        return f"its condition needs '{question_id}' to {one} and {other}"
+            return f"its conditions on '{question_id}' contradict each other"
+    return "no combination of earlier answers makes its condition hold"
+
+
+def _conjuncts(condition: Condition) -> list[Condition]:
+    if isinstance(condition, AllOf):
+        return [item for part in condition.parts for item in _conjuncts(part)]
+    return [condition]
+
+
+def _describe(condition: Condition) -> str | None:
+    negated = isinstance(condition, Not)
+    compare = condition.part if isinstance(condition, Not) else condition
+    if not isinstance(compare, Compare):
+        return None
+    values = ", ".join(f"'{value}'" for value in compare.values)
+    several = len(compare.values) > 1
+    if compare.operator == "not_equals":
+        if negated:
+            return None
+        negated = True
+    if compare.operator == "includes":
+        if several:
+            return f"include none of {values}" if negated else f"include one of {values}"
+        return f"not include {values}" if negated else f"include {values}"
+    if several:
+        return f"be none of {values}" if negated else f"be one of {values}"
+    return f"not be {values}" if negated else f"be {values}"
+
+
+def _find_cycle(graph: Mapping[str, list[str]], start: str, first: str) -> list[str] | None:
+    """The shortest path start → first → … → start along `when` references, if there is one."""
+    paths = {first: [start, first]}
+    queue = [first]
+    while queue:
+        node = queue.pop(0)
+        for target in graph.get(node, []):
+            if target == start:
+                return [*paths[node], start]
+            if target not in paths:
+                paths[target] = [*paths[node], target]
+                queue.append(target)
+    return None
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _option_value(value: Any) -> str:

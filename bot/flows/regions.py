@@ -29,7 +29,7 @@ REGIONS: dict[str, Country] = _load()
 
 
 def localized(texts: Texts, lang: str) -> str:
-    """Region names exist in ru, uz, kk and en; other languages fall back to English."""
+    """Region names exist in every language of the bot; any other falls back to English."""
     return texts.get(lang) or texts["en"]
 
 

@@ -13,7 +13,7 @@ from ..conversation import REPORTER_COMMANDS
 from ..digest.jobs import digest_missed, run_digest, run_retention, send_notices
 from ..i18n import LANGUAGES, TELEGRAM_CODES, gettext_for, match_language
 from ..runtime import Runtime
-from . import reporter, staff
+from . import admin, reporter, staff
 from .runtime_access import attach, runtime_in, runtime_of
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
         attach(application, runtime)
         schedule_jobs(application, settings)
     staff.register(application)
+    admin.register(application)
     reporter.register(application)
     application.add_error_handler(on_error)
     return application

@@ -30,12 +30,14 @@ def register(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(on_staff_language_choice, pattern=f"^{LANGUAGE_ACTION}"))
 
 
-def is_staff(runtime: Runtime, update: Update) -> bool:
+async def is_staff(runtime: Runtime, update: Update) -> bool:
+    """Asked on every call: a staff chat, or an admin in a private chat."""
     chat, user = update.effective_chat, update.effective_user
-    settings = runtime.settings
-    in_staff_chat = chat is not None and chat.id in settings.staff_chat_ids
-    is_admin = user is not None and user.id in settings.admin_ids and chat is not None and chat.type == chat.PRIVATE
-    return in_staff_chat or is_admin
+    if chat is None:
+        return False
+    if chat.id in await runtime.staff_chat_ids():
+        return True
+    return user is not None and chat.type == chat.PRIVATE and await runtime.is_admin(user.id)
 
 
 async def staff_language(runtime: Runtime, chat_id: int) -> str:
@@ -48,7 +50,7 @@ async def on_staff_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     assert message is not None and chat is not None and user is not None
     command = (message.text or "").split(maxsplit=1)[0][1:].split("@")[0].lower()
     args = context.args or []
-    if not is_staff(runtime, update):
+    if not await is_staff(runtime, update):
         if chat.type == chat.PRIVATE and command == "status":
             await reporter.on_update(update, context)  # a reporter checking their own report
             return
@@ -72,7 +74,7 @@ async def _dispatch(runtime, context, update, command: str, args: list[str], lan
     if command == "digest":
         await runtime.repository.audit(staff_id, "digest", None, runtime.now())
         await run_digest(runtime, context.bot)
-        if update.effective_chat.id not in runtime.settings.staff_chat_ids:
+        if update.effective_chat.id not in await runtime.staff_chat_ids():
             return DeskAnswer([_("The digest has been sent to the staff chats.")])
         return None
     if command == "tips":
@@ -122,7 +124,7 @@ async def on_staff_language(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     runtime = runtime_of(context)
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None
-    if not is_staff(runtime, update):
+    if not await is_staff(runtime, update):
         lang = match_language(user.language_code if user else None) or "ru"
         await context.bot.send_message(chat.id, help_screen(lang).text)
         return
@@ -136,7 +138,7 @@ async def on_staff_language_choice(update: Update, context: ContextTypes.DEFAULT
     query, chat = update.callback_query, update.effective_chat
     assert query is not None and chat is not None
     lang = (query.data or "").removeprefix(LANGUAGE_ACTION)
-    if not is_staff(runtime, update) or lang not in LANGUAGES:
+    if not await is_staff(runtime, update) or lang not in LANGUAGES:
         await query.answer()
         return
     await runtime.records.set_staff_language(chat.id, lang)

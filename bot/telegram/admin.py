@@ -1,0 +1,246 @@
+"""Admin handlers: questionnaire files sent to the bot, /flows, /staff. Each call checks that the sender is an
+admin (TIPBOT_ADMIN_IDS or added by an admin) in a private chat; anyone else is handled as a reporter,
+so a stranger sending a flow file gets the neutral answer and nothing changes."""
+
+from __future__ import annotations
+
+import secrets
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+
+from ..conversation import help_screen
+from ..flow_admin import Upload, describe, read_flow_file
+from ..flows.loader import FlowError
+from ..i18n import LANGUAGE_NAMES, gettext_for, match_language
+from ..runtime import Runtime
+from . import reporter
+from .keyboards import markup
+from .runtime_access import runtime_of
+
+ACTION = "flowadm:"
+PENDING_KEY = "tipbot.pending_flows"
+FLOW_FILES = (
+    filters.Document.FileExtension("yaml")
+    | filters.Document.FileExtension("yml")
+    | (filters.Document.FileExtension("xlsx"))
+)
+
+
+def register(application: Application) -> None:
+    private = filters.ChatType.PRIVATE
+    application.add_handler(MessageHandler(private & FLOW_FILES, on_flow_file))
+    application.add_handler(CommandHandler("flows", on_flows, filters=private))
+    application.add_handler(CommandHandler("staff", on_staff, filters=private))
+    application.add_handler(CallbackQueryHandler(on_flow_action, pattern=f"^{ACTION}"))
+
+
+async def admin_language(runtime: Runtime) -> str:
+    return runtime.settings.staff_language
+
+
+async def _is_admin(runtime: Runtime, update: Update) -> bool:
+    user, chat = update.effective_user, update.effective_chat
+    return user is not None and chat is not None and chat.type == chat.PRIVATE and await runtime.is_admin(user.id)
+
+
+def _pending(context: ContextTypes.DEFAULT_TYPE) -> dict[str, tuple[int, Upload]]:
+    """Uploaded drafts waiting for Preview / Publish / Discard, in memory only."""
+    return context.application.bot_data.setdefault(PENDING_KEY, {})
+
+
+async def on_flow_file(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    runtime = runtime_of(context)
+    if not await _is_admin(runtime, update):
+        await reporter.on_update(update, context)
+        return
+    message, user = update.effective_message, update.effective_user
+    document = message.document
+    lang = await admin_language(runtime)
+    _ = gettext_for(lang)
+    data = bytes(await (await document.get_file()).download_as_bytearray())
+    try:
+        upload = read_flow_file(document.file_name or "flow.yaml", data)
+    except FlowError as error:
+        problems = "\n".join(f"• {problem}" for problem in error.problems[:40])
+        more = len(error.problems) - 40
+        text = _("This questionnaire has problems; nothing was changed:") + "\n" + problems
+        if more > 0:
+            text += "\n" + _("…and {count} more.").format(count=more)
+        await message.reply_text(text[:4000])
+        return
+    token = secrets.token_hex(4)
+    _pending(context)[token] = (user.id, upload)
+    await runtime.repository.audit(user.id, f"flow-upload:{upload.flow.id}", None, runtime.now())
+    current = next((flow for flow in runtime.flows.active_flows() if flow.id == upload.flow.id), None)
+    buttons = [
+        [
+            InlineKeyboardButton(
+                _("Preview ({language})").format(language=LANGUAGE_NAMES.get(code, code)),
+                callback_data=f"{ACTION}preview:{token}:{code}",
+            )
+        ]
+        for code in upload.flow.languages
+    ]
+    buttons.append(
+        [
+            InlineKeyboardButton(_("Publish"), callback_data=f"{ACTION}publish:{token}"),
+            InlineKeyboardButton(_("Discard"), callback_data=f"{ACTION}discard:{token}"),
+        ]
+    )
+    await message.reply_text(describe(upload.flow, current, lang), reply_markup=InlineKeyboardMarkup(buttons))
+
+
+async def on_flow_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    runtime = runtime_of(context)
+    query = update.callback_query
+    assert query is not None
+    if not await _is_admin(runtime, update):
+        await query.answer()
+        return
+    user = update.effective_user
+    lang = await admin_language(runtime)
+    _ = gettext_for(lang)
+    kind, _sep, rest = (query.data or "").removeprefix(ACTION).partition(":")
+    admin = runtime.flow_admin
+    if kind in ("preview", "publish", "discard"):
+        token, _sep, code = rest.partition(":")
+        pending = _pending(context).get(token)
+        if pending is None:
+            await query.answer(_("This upload is no longer waiting; send the file again."), show_alert=True)
+            return
+        upload = pending[1]
+        if kind == "preview":
+            preview = runtime.flows.add_preview(upload.flow)
+            chat_key = runtime.keys.chat_key(update.effective_chat.id)
+            reply = await runtime.conversation.start_preview(chat_key, preview, code)
+            reply.toast = _("Preview: answer as a reporter would. Nothing will be stored.")
+            sent = await reporter.deliver(update, context, reply)
+            await runtime.conversation.remember(chat_key, sent)
+            return
+        _pending(context).pop(token, None)
+        if kind == "discard":
+            await runtime.repository.audit(user.id, f"flow-discard:{upload.flow.id}", None, runtime.now())
+            await query.edit_message_text(_("Discarded: nothing was changed."))
+        else:
+            flow = await admin.publish(upload)
+            await runtime.repository.audit(user.id, f"flow-publish:{flow.id}:v{flow.version}", None, runtime.now())
+            await query.edit_message_text(
+                _(
+                    "Published: {id} version {version}. Reports already begun finish on the version they started with."
+                ).format(id=flow.id, version=flow.version)
+            )
+        await query.answer()
+        return
+    flow_id, _sep, version = rest.partition(":")
+    if kind == "default":
+        await admin.set_default(flow_id)
+    elif kind == "off":
+        if not await admin.deactivate(flow_id):
+            await query.answer(_("At least one questionnaire must stay active."), show_alert=True)
+            return
+    elif kind == "on" and version.isdigit():
+        await admin.activate(flow_id, int(version))
+    await runtime.repository.audit(
+        user.id, f"flow-{kind}:{flow_id}{':v' + version if version else ''}", None, runtime.now()
+    )
+    text, buttons = flows_overview(runtime, lang)
+    await query.edit_message_text(text, reply_markup=buttons)
+    await query.answer()
+
+
+def flows_overview(runtime: Runtime, lang: str) -> tuple[str, InlineKeyboardMarkup]:
+    _ = gettext_for(lang)
+    catalog = runtime.flows
+    lines, rows = [_("Questionnaires (★ default, ● active):")], []
+    for flow_id in catalog.flow_ids():
+        versions = catalog.versions(flow_id)
+        latest = versions[-1]
+        marks = ("★ " if flow_id == catalog.default_id else "") + (
+            "● " if any(catalog.is_active(f) for f in versions) else "○ "
+        )
+        listed = ", ".join(f"v{f.version}{' ●' if catalog.is_active(f) else ''}" for f in versions)
+        lines.append(f"{marks}{latest.text(latest.title, lang)} ({flow_id}): {listed}")
+        buttons = [
+            InlineKeyboardButton(
+                _("★ Make default {id}").format(id=flow_id), callback_data=f"{ACTION}default:{flow_id}"
+            )
+        ]
+        if any(catalog.is_active(f) for f in versions):
+            buttons.append(
+                InlineKeyboardButton(_("Retire {id}").format(id=flow_id), callback_data=f"{ACTION}off:{flow_id}")
+            )
+        rows.append(buttons)
+        rows.extend(
+            [
+                InlineKeyboardButton(
+                    _("Activate {id} v{version}").format(id=flow_id, version=f.version),
+                    callback_data=f"{ACTION}on:{flow_id}:{f.version}",
+                )
+            ]
+            for f in versions
+            if not catalog.is_active(f)
+        )
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+async def on_flows(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    runtime = runtime_of(context)
+    if not await _is_admin(runtime, update):
+        await _neutral(update, context)
+        return
+    lang = await admin_language(runtime)
+    await runtime.repository.audit(update.effective_user.id, "flows", None, runtime.now())
+    text, buttons = flows_overview(runtime, lang)
+    await update.effective_message.reply_text(text, reply_markup=buttons)
+
+
+async def on_staff(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/staff lists staff chats and admins; /staff add|remove chat|admin ID changes them."""
+    runtime = runtime_of(context)
+    if not await _is_admin(runtime, update):
+        await _neutral(update, context)
+        return
+    lang = await admin_language(runtime)
+    _ = gettext_for(lang)
+    args, user = context.args or [], update.effective_user
+    settings = runtime.settings
+    if len(args) == 3 and args[0] in ("add", "remove") and args[1] in ("chat", "admin") and _is_id(args[2]):
+        target, adding = int(args[2]), args[0] == "add"
+        fixed = settings.staff_chat_ids if args[1] == "chat" else settings.admin_ids
+        if not adding and target in fixed:
+            await update.effective_message.reply_text(
+                _("{id} comes from the settings and can only be removed there.").format(id=target)
+            )
+            return
+        if args[1] == "chat":
+            await runtime.records.set_staff_chat(target, adding)
+        else:
+            await runtime.records.set_admin(target, adding)
+        await runtime.repository.audit(user.id, f"staff-{args[0]}-{args[1]}:{target}", None, runtime.now())
+    elif args:
+        await update.effective_message.reply_text(
+            _("Use: /staff, /staff add chat ID, /staff remove chat ID, /staff add admin ID, /staff remove admin ID")
+        )
+        return
+    chats = await runtime.staff_chat_ids()
+    admins = sorted({*settings.admin_ids, *await runtime.records.admins()})
+    text = "\n".join(
+        [
+            _("Staff chats: {list}").format(list=", ".join(map(str, chats)) or "—"),
+            _("Admins: {list}").format(list=", ".join(map(str, admins)) or "—"),
+        ]
+    )
+    await update.effective_message.reply_text(text)
+
+
+async def _neutral(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    user = update.effective_user
+    lang = match_language(user.language_code if user else None) or "ru"
+    await context.bot.send_message(
+        update.effective_chat.id, help_screen(lang).text, reply_markup=markup(help_screen(lang))
+    )
+
+
+def _is_id(text: str) -> bool:
+    return text.lstrip("-").isdigit()

@@ -1,0 +1,142 @@
+"""End to end for admins: a new questionnaire version is uploaded, previewed in Kazakh and published while a
+reporter is in the middle of the old one; rollback; /staff; strangers sending flow files change nothing."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from bot.flows.engine import actions
+from bot.flows.export_yaml import flow_to_raw
+from bot.i18n import gettext_for
+from bot.telegram.admin import ACTION
+
+from .fakebotapi import FakeBotAPI, FakeUser
+from .harness import RECEIPT, STAFF_CHAT, Reporter, asks, bot_settings, running_bot
+from .test_e2e_reporter import answer_first_part, open_questionnaire
+
+ADMIN = FakeUser(id=4242, first_name="Admin", language_code="kk")
+T = {
+    "ru": "Сколько пришлось заплатить?",
+    "uz": "Qancha to‘lashga majbur bo‘ldingiz?",
+    "kk": "Қанша төлеуге мәжбүр болдыңыз?",
+    "en": "How much did you have to pay?",
+    "tk": "Näçe tölemeli boldyňyz?",
+    "uz_Cyrl": "Қанча тўлашга мажбур бўлдингиз?",
+}
+
+
+@pytest.fixture
+async def api():
+    async with FakeBotAPI() as server:
+        yield server
+
+
+def new_version(flow) -> bytes:
+    raw = flow_to_raw(flow)
+    position = [q["id"] for q in raw["questions"]].index("people") + 1
+    raw["questions"].insert(position, {"id": "payment", "type": "number", "required": False, "min": 0, "text": T})
+    return yaml.safe_dump(raw, allow_unicode=True, sort_keys=False).encode()
+
+
+async def finish(reporter: Reporter, after_people: list) -> None:
+    """From the people question to the receipt, skipping what can be skipped."""
+    await reporter.press_and_wait(actions.nav("people", "skip"), lambda m: asks(m, after_people[0]))
+    for question in after_people[:-1]:
+        await reporter.press_and_wait(actions.nav(question, "skip"), lambda m: True)
+    await reporter.press_and_wait(actions.option("children", "no"), lambda m: asks(m, "ordered_by"))
+    await reporter.press_and_wait(actions.option("ordered_by", "unknown"), lambda m: asks(m, "description"))
+    await reporter.say("Hokimiyat buyrug‘i.", lambda m: asks(m, "evidence_note"))
+    await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))
+    await reporter.press_and_wait(actions.nav("evidence", "skip"), lambda m: asks(m, "danger_now"))
+    await reporter.press_and_wait(actions.option("danger_now", "no"), lambda m: actions.CONFIRM in str(m.reply_markup))
+    await reporter.press_and_wait(actions.CONFIRM, lambda m: RECEIPT.search(m.text or ""))
+
+
+async def test_upload_preview_publish_while_reporting_and_rollback(api, make_settings):
+    settings = bot_settings(make_settings, api, admin_ids=str(ADMIN.id), staff_language="kk")
+    early = Reporter(api, FakeUser(id=7700001, first_name="Early", language_code="uz"))
+    late = Reporter(api, FakeUser(id=7700002, first_name="Late", language_code="uz"))
+    admin = Reporter(api, ADMIN)
+    kk = gettext_for("kk")
+    async with running_bot(settings) as runtime:
+        old = runtime.flows.active
+        await open_questionnaire(early, "uz")
+        await answer_first_part(early)
+        await early.say("bugun", lambda m: asks(m, "people"))
+
+        after = api.mark(admin.chat)
+        api.send_document(admin.user, new_version(old), "forced_labour_v2.yaml", "application/x-yaml")
+        summary = await admin.wait(lambda m: bool(m.buttons()), after)
+        assert summary.text.startswith(
+            kk("Questionnaire “{title}” ({id}): valid.").format(title=old.text(old.title, "kk"), id=old.id)
+        )
+        assert kk("new questions: {list}").format(list="payment") in summary.text
+        preview = await admin.press_and_wait(f"{ACTION}preview:{summary_token(summary)}:kk", lambda m: asks(m, "what"))
+        assert preview.text.startswith(old.text(old.question("what").text, "kk"))
+        await admin.press(f"{ACTION}publish:{summary_token(summary)}")
+        assert runtime.flows.active.version == 2
+        assert summary.text == kk(
+            "Published: {id} version {version}. Reports already begun finish on the version they started with."
+        ).format(id="forced-labour", version=2)
+
+        await finish(early, ["children"])  # the early reporter never sees the new question
+        await open_questionnaire(late, "uz")
+        await answer_first_part(late)
+        await late.say("bugun", lambda m: asks(m, "people"))
+        await finish(late, ["payment", "children"])
+
+        tips = sorted(await runtime.repository.pending_tips(), key=lambda tip: tip.flow_version)
+        assert [(tip.flow_id, tip.flow_version) for tip in tips] == [("forced-labour", 1), ("forced-labour", 2)]
+
+        after = api.mark(admin.chat)
+        api.send_command(admin.user, "/flows")
+        overview = await admin.wait(lambda m: f"{ACTION}on:forced-labour:1" in str(m.reply_markup), after)
+        assert "v2 ●" in overview.text
+        await admin.press(f"{ACTION}on:forced-labour:1")
+        assert runtime.flows.active.version == 1 and runtime.flows.hash_of(runtime.flows.active)
+        actions_logged = {action for _s, action, _t, _at in await runtime.repository.audit_entries()}
+        assert {
+            "flow-upload:forced-labour",
+            "flow-publish:forced-labour:v2",
+            "flow-on:forced-labour:v1",
+        } <= actions_logged
+
+
+def summary_token(message) -> str:
+    data = [b["callback_data"] for row in message.buttons() for b in row if "publish:" in b["callback_data"]]
+    return data[0].rsplit(":", 1)[1]
+
+
+async def test_strangers_sending_flow_files_change_nothing(api, make_settings):
+    settings = bot_settings(make_settings, api, admin_ids=str(ADMIN.id))
+    stranger = FakeUser(id=7700009, first_name="Nosy", language_code="en")
+    async with running_bot(settings) as runtime:
+        before = [(f.id, f.version) for f in runtime.flows.versions("forced-labour")]
+        api.send_document(stranger, new_version(runtime.flows.active), "flow.yaml", "application/x-yaml")
+        reply = await api.wait_for_message(stranger.id)
+        assert "valid" not in reply.text and not any("flowadm" in str(b) for b in reply.buttons())
+        api.send_text(stranger, "/flows")
+        help_text = await api.wait_for_message(stranger.id, after=1)
+        assert help_text.text.startswith(
+            gettext_for("en")("This bot takes anonymous reports about forced and child labour.")
+        )
+        api.send_text(stranger, "/staff add admin 7700009")
+        await api.wait_for_message(stranger.id, after=2)
+        assert not await runtime.is_admin(stranger.id)
+        assert [(f.id, f.version) for f in runtime.flows.versions("forced-labour")] == before
+        assert await runtime.repository.audit_entries() == []
+
+
+async def test_admins_manage_staff_chats_and_admins(api, make_settings):
+    settings = bot_settings(make_settings, api, admin_ids=str(ADMIN.id), staff_language="en")
+    admin = Reporter(api, ADMIN)
+    en = gettext_for("en")
+    async with running_bot(settings) as runtime:
+        await admin.say("/staff add chat -100777", lambda m: "-100777" in (m.text or ""))
+        await admin.say("/staff add admin 7700010", lambda m: "7700010" in (m.text or ""))
+        assert -100777 in await runtime.staff_chat_ids() and await runtime.is_admin(7700010)
+        refused = await admin.say(f"/staff remove chat {STAFF_CHAT}", lambda m: True)
+        assert refused.text == en("{id} comes from the settings and can only be removed there.").format(id=STAFF_CHAT)
+        await admin.say("/staff remove admin 7700010", lambda m: en("Admins: {list}").split("{")[0] in (m.text or ""))
+        assert not await runtime.is_admin(7700010)
