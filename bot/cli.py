@@ -231,12 +231,17 @@ def _purge(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _flows_validate(_settings: Settings, args: argparse.Namespace) -> int:
-    from .flows.loader import FlowError, load_flow_file
+    from .flow_admin import read_flow_file
+    from .flows.loader import FlowError, Problem
 
     failed = False
     for path in args.files:
         try:
-            flow = load_flow_file(path)
+            flow = read_flow_file(str(path), path.read_bytes()).flow
+        except OSError as error:
+            failed = True
+            print(Problem(str(path), f"cannot read the file: {error.strerror}"))
+            continue
         except FlowError as error:
             failed = True
             print(error)

@@ -140,3 +140,30 @@ async def test_admins_manage_staff_chats_and_admins(api, make_settings):
         assert refused.text == en("{id} comes from the settings and can only be removed there.").format(id=STAFF_CHAT)
         await admin.say("/staff remove admin 7700010", lambda m: en("Admins: {list}").split("{")[0] in (m.text or ""))
         assert not await runtime.is_admin(7700010)
+
+
+async def test_reporters_choose_when_several_questionnaires_are_active(api, make_settings):
+    settings = bot_settings(make_settings, api, admin_ids=str(ADMIN.id), staff_language="en")
+    admin = Reporter(api, ADMIN)
+    reporter = Reporter(api, FakeUser(id=7700003, first_name="Picker", language_code="ru"))
+    wages = {
+        "id": "wages-2026", "version": 1, "languages": ["ru", "uz", "kk", "en", "tk", "uz_Cyrl"],
+        "title": {"ru": "Зарплаты и долги", "uz": "Ish haqi va qarzlar", "kk": "Жалақы мен қарыздар",
+                  "en": "Wages and debts", "tk": "Aýlyk we bergiler", "uz_Cyrl": "Иш ҳақи ва қарзлар"},
+        "questions": [{"id": "story", "type": "text", "text": T}],
+    }
+    async with running_bot(settings) as runtime:
+        after = api.mark(admin.chat)
+        api.send_document(admin.user, yaml.safe_dump(wages, allow_unicode=True).encode(), "wages.yaml", "text/yaml")
+        summary = await admin.wait(lambda m: bool(m.buttons()), after)
+        await admin.press(f"{ACTION}publish:{summary_token(summary)}")
+        assert {flow.id for flow in runtime.flows.active_flows()} == {"forced-labour", "wages-2026"}
+
+        api.send_command(reporter.user, "/start")
+        await reporter.wait(lambda m: bool(m.buttons()))
+        await reporter.press_and_wait("lang:ru", lambda m: "begin" in str(m.reply_markup))
+        picker = await reporter.press_and_wait("begin", lambda m: "flow:" in str(m.reply_markup))
+        assert picker.text == gettext_for("ru")("What is your report about?")
+        assert picker.button_texts()[0] == runtime.flows.active.text(runtime.flows.active.title, "ru")  # default first
+        question = await reporter.press_and_wait("flow:wages-2026", lambda m: bool(m.text))
+        assert question.text.startswith(T["ru"])

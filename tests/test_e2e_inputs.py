@@ -36,7 +36,7 @@ async def test_language_buttons_put_telegrams_language_first(api, settings):
     async with running_bot(settings):
         api.send_command(reporter.user, "/start")
         picker = await reporter.wait(lambda m: bool(m.buttons()))
-        assert picker.button_texts() == ["Қазақша", "Русский", "O‘zbekcha", "English"]
+        assert picker.button_texts() == ["Қазақша", "Русский", "O‘zbekcha", "English", "Türkmençe", "Ўзбекча"]
         assert picker.text.splitlines()[:4] == [
             "Тілді таңдаңыз",
             "Выберите язык",
@@ -160,7 +160,7 @@ async def test_command_menu_is_published_in_every_language(api):
     async with Bot(FakeBotAPI.token, base_url=api.base_url) as bot:
         await publish_commands(bot)
     menus = {call.params.get("language_code"): call.params["commands"] for call in api.calls_to("setMyCommands")}
-    assert set(menus) == {None, "ru", "uz", "kk", "en"}
+    assert set(menus) == {None, "ru", "uz", "kk", "en", "tk"}
     assert [c["command"] for c in menus["kk"]] == ["start", "language", "privacy", "cancel", "forget", "status", "help"]
     assert menus["uz"][0]["description"] == gettext_for("uz")("begin a report or choose the language")
     assert menus[None] == menus["ru"]

@@ -40,7 +40,7 @@ async def test_tipbot_run_serves_reporters_and_stops_cleanly(tmp_path):
             assert picker.button_texts()[0] == "Қазақша"
             await reporter.press_and_wait("lang:kk", lambda m: "begin" in str(m.reply_markup))
             menus = {call.params.get("language_code") for call in api.calls_to("setMyCommands")}
-            assert menus == {None, "ru", "uz", "kk", "en"}
+            assert menus == {None, "ru", "uz", "kk", "en", "tk"}
         finally:
             process.send_signal(signal.SIGINT)
             _, stderr = await asyncio.wait_for(process.communicate(), 30)

@@ -89,22 +89,6 @@ def test_unknown_type_duplicate_ids_and_option_problems():
     assert "campaign.yaml: question 'q3': option id 'a' is used twice" in found
 
 
-def test_when_must_refer_to_earlier_questions_and_known_options():
-    found = problems(
-        flow_with(
-            {"id": "q1", "type": "yesno", "text": T, "when": {"question": "q2", "equals": "yes"}},
-            {"id": "q2", "type": "yesno", "text": T},
-            {"id": "q3", "type": "text", "text": T, "when": {"question": "q2", "equals": "maybe"}},
-            {"id": "q4", "type": "text", "text": T, "when": {"question": "nowhere", "equals": "x"}},
-        )
-    )
-    assert found == [
-        "campaign.yaml: question 'q1': when refers to a later question 'q2'",
-        "campaign.yaml: question 'q3': when compares 'q2' with unknown option 'maybe'",
-        "campaign.yaml: question 'q4': when refers to an unknown question 'nowhere'",
-    ]
-
-
 def test_yaml_bare_yes_is_read_as_the_yes_answer():
     flow = parse_flow(
         yaml.safe_load("""

@@ -55,7 +55,9 @@ class FlowCatalog:
         return sorted({fid for fid, version in self._flows if version > 0})
 
     def active_flows(self) -> list[Flow]:
-        return [self._flows[key] for key in self._active if key in self._flows]
+        """Active flows, the default one first (it heads the reporter's choice)."""
+        flows = [self._flows[key] for key in self._active if key in self._flows]
+        return sorted(flows, key=lambda flow: flow.id != self._default)
 
     def is_active(self, flow: Flow) -> bool:
         return (flow.id, flow.version) in self._active

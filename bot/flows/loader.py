@@ -12,7 +12,7 @@ import difflib
 import itertools
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +41,13 @@ MAX_QUESTION_TEXT = 1000
 MAX_BUTTON_TEXT = 60
 """Option texts and labels. Telegram shows buttons of more than about 64 characters badly, and a multi
 question puts a 3-character mark ("✅ ") before each option: 60 keeps the whole button within 64."""
-MAX_TITLE = 64
-"""The flow title becomes a button when reporters choose between flows."""
+MAX_TITLE = MAX_BUTTON_TEXT
+"""The flow title becomes a button when reporters choose between flows (cut at 60 there)."""
 MAX_MESSAGE = 4096
 """Telegram's limit for one message, counted in UTF-16 units (most emoji count as two)."""
 MAX_CALLBACK_DATA = 64
 """Telegram's limit for the data a button carries, in bytes."""
+DEFAULT_COUNTRIES = ("UZ", "KZ", "TM")
 COMPARE_OPERATORS = ("equals", "not_equals", "includes", "in")
 LOGICAL_OPERATORS = ("all", "any", "not")
 FLOW_KEYS = ("id", "version", "languages", "title", "questions")
@@ -163,26 +164,33 @@ def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any
             continue
         key = loader.construct_object(key_node, deep=True)
         try:
-            line = first.setdefault(key, key_node.start_mark.line)
+            line = first.get(key)
         except TypeError:
             continue
-        if line != key_node.start_mark.line:
+        if line is not None:
             raise yaml.constructor.ConstructorError(
-                None, None, f"the key '{key}' appears twice here (first on line {line + 1})", key_node.start_mark
+                None,
+                None,
+                f"the key '{key}' appears twice in one block (first on line {line + 1})",
+                key_node.start_mark,
             )
+        first[key] = key_node.start_mark.line
     return loader.construct_mapping(node, deep=True)
 
 
 _FlowYamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
 
 _YAML_EXPLANATIONS = (
-    ("mapping values are not allowed here", "a ':' is not allowed here: check the indentation, or put the text in quotes"),
+    (
+        "mapping values are not allowed here",
+        "a ':' is not allowed here: check the indentation, or put the text in quotes",
+    ),
     ("that cannot start any token", "tab characters cannot indent YAML: use spaces"),
     ("found unexpected end of stream", "a quoted text is not closed"),
     ("expected <block end>", "this line is not indented like the lines above it"),
     ("could not find expected ':'", "a line is missing its ':', or a quoted text is not closed"),
-    ("expected ',' or '}'", "a { … } list is not closed with '}', or an item in it is missing its ','"),
-    ("expected ',' or ']'", "a [ … ] list is not closed with ']', or an item in it is missing its ','"),
+    ("expected ',' or '}'", "a '{' is not closed with '}', or an item inside is missing its ','"),
+    ("expected ',' or ']'", "a '[' is not closed with ']', or an item inside is missing its ','"),
 )
 
 
@@ -275,9 +283,7 @@ class _Parser:
                 self.problem(f"language '{language}' has no bot catalogue (known: {', '.join(LANGUAGES)})")
         return tuple(dict.fromkeys(raw))
 
-    def texts(
-        self, raw: Any, what: str, question: str | None, limit: int | None = MAX_QUESTION_TEXT
-    ) -> dict[str, str]:
+    def texts(self, raw: Any, what: str, question: str | None, limit: int | None = MAX_QUESTION_TEXT) -> dict[str, str]:
         if not isinstance(raw, dict):
             self.problem(f"{what} must give a text for each of {', '.join(self.languages)}", question)
             return {}
@@ -380,11 +386,13 @@ class _Parser:
     def countries(self, raw: dict, kind: QuestionType, label: str) -> tuple[str, ...]:
         from .regions import REGIONS
 
-        value = raw.get("countries", tuple(REGIONS))
-        if not isinstance(value, list | tuple) or not all(isinstance(code, str) for code in value):
+        if kind is not QuestionType.REGION or "countries" not in raw:
+            return DEFAULT_COUNTRIES
+        value = raw["countries"]
+        if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
             self.problem("countries must be a list of country codes such as [UZ, KZ, TM]", label)
-            return tuple(REGIONS)
-        if kind is QuestionType.REGION and not value:
+            return DEFAULT_COUNTRIES
+        if not value:
             self.problem(f"a region question needs at least one country (known: {', '.join(REGIONS)})", label)
         for country in dict.fromkeys(value):
             if value.count(country) > 1:
@@ -429,7 +437,9 @@ class _Parser:
             key = logical[0]
             if len(raw) != 1:
                 others = ", ".join(f"'{other}'" for other in raw if other != key)
-                self.problem(f"when: '{key}' cannot stand beside {others} in one mapping; put each test inside it", label)
+                self.problem(
+                    f"when: '{key}' cannot stand beside {others} in one mapping; put each test inside it", label
+                )
                 return None
             if key == "not":
                 part = self.condition(raw["not"], label)
@@ -519,18 +529,26 @@ class _Parser:
 
         if not question.text:
             return
+        if question.type is QuestionType.REGION:
+            from .regions import REGIONS
+
+            question = replace(question, countries=tuple(code for code in question.countries if code in REGIONS))
         pending: list[Any] = [None]
         if question.type is QuestionType.REGION:
             pending.append({"country": OTHER_COUNTRY})
         if question.type is QuestionType.ATTACHMENTS:
             pending.append([{"ref": "", "kind": ""}] * max(question.max_files, 1))
         for language in self.languages:
-            if language not in question.text or (question.hint and language not in question.hint):
+            texts = [question.text, *([question.hint] if question.hint is not None else [])]
+            texts += [option.text for option in question.options]
+            if any(language not in text for text in texts):
                 continue
             flow = Flow("check", 1, (language,), {language: ""}, (question,))
             size = max(
                 _utf16_length(
-                    render_step(flow, Ask(question, value, can_back=True, can_skip=not question.required), language).text
+                    render_step(
+                        flow, Ask(question, value, can_back=True, can_skip=not question.required), language
+                    ).text
                 )
                 for value in pending
             )
@@ -555,25 +573,27 @@ class _Parser:
         }
         cycles: set[frozenset[str]] = set()
         seen: dict[str, Question] = {}
-        asked: dict[str, bool] = {}
-        """Whether a question can be asked at all (True when its condition could not be analysed)."""
+        sound: set[int] = set()
+        """Questions whose `when` names only earlier questions, in ways that fit their answers."""
+        ends: list[int] = []
         for index, question in enumerate(questions):
             if question.id in seen:
                 self.problem("this id is used by two questions", question.id)
-            asked[question.id] = True
             when = question.when
             if when is not None and index == 0:
-                self.problem("the first question cannot have a when: there are no earlier answers to branch on", question.id)
+                self.problem(
+                    "the first question cannot have a when: there are no earlier answers to branch on", question.id
+                )
             elif when is not None:
-                sound = True
+                fits = True
                 for target_id in sorted(when.questions()):
                     if target_id == question.id:
                         self.problem("when refers to itself", question.id)
-                        sound = False
+                        fits = False
                         continue
                     target = seen.get(target_id)
                     if target is None:
-                        sound = False
+                        fits = False
                         if target_id not in position:
                             self.problem(f"when refers to an unknown question '{target_id}'", question.id)
                             continue
@@ -584,10 +604,23 @@ class _Parser:
                             cycles.add(frozenset(cycle))
                             self.problem(f"when forms a cycle: {' → '.join(cycle)}", question.id)
                         continue
-                    sound &= self.check_compares(question, when, target)
-                if sound:
-                    asked[question.id] = self.check_reachable(question, when, seen, asked)
+                    fits &= self.check_compares(question, when, target)
+                if fits:
+                    sound.add(index)
             seen[question.id] = question
+            ends.append(len(self.problems))
+        never = _never_asked(questions, sound)
+        if never is None:
+            never = _never_asked_one_by_one(questions, sound)
+        asked = {question.id: index not in never for index, question in enumerate(questions)}
+        for index in sorted(never, reverse=True):
+            question = questions[index]
+            assert question.when is not None
+            targets = {target_id: seen[target_id] for target_id in sorted(question.when.questions())}
+            reason = _why_never(question.when, _domains(question.when, targets, asked), targets, asked)
+            row = self.rows.get(question.id)
+            problem = Problem(self.source, f"can never be asked: {reason}", question.id, None, row)
+            self.problems.insert(ends[index], problem)
 
     def check_compares(self, question: Question, when: Condition, target: Question) -> bool:
         """Unknown options, and operators that never (or always) hold on the target's type of answer."""
@@ -604,20 +637,6 @@ class _Parser:
                 self.problem(message, question.id)
                 sound = False
         return sound
-
-    def check_reachable(
-        self, question: Question, when: Condition, seen: dict[str, Question], asked: dict[str, bool]
-    ) -> bool:
-        targets = {target_id: seen[target_id] for target_id in sorted(when.questions())}
-        domains = {
-            target_id: _domain(target, _mentioned(when, target_id), asked.get(target_id, True))
-            for target_id, target in targets.items()
-        }
-        if _satisfiable(when, domains, targets) is not False:
-            return True
-        reason = _why_never(when, domains, targets, asked)
-        self.problem(f"can never be asked: {reason}", question.id)
-        return False
 
 
 # ---- reasoning about conditions -------------------------------------------------------------------------
@@ -637,6 +656,86 @@ class _Other:
 
 OTHER = _Other()
 MAX_COMBINATIONS = 50_000
+MAX_NAMED = 10
+
+
+MAX_STATES = 20_000
+
+
+def _never_asked(questions: list[Question], sound: set[int]) -> set[int] | None:
+    """Positions of the questions that no sequence of answers reaches, or None when there are too many
+    combinations of answers to try (then `_never_asked_one_by_one` decides).
+
+    The questions are walked in flow order, as the engine asks them, carrying every combination of
+    abstract answers to the questions that a later condition still reads. A question whose condition could
+    not be analysed is treated as maybe asked, maybe not.
+    """
+    read_from: list[set[str]] = [set() for _ in range(len(questions) + 1)]
+    mentioned: dict[str, list[str]] = {}
+    for index in range(len(questions) - 1, -1, -1):
+        read_from[index] = set(read_from[index + 1])
+        when = questions[index].when
+        if index in sound and when is not None:
+            read_from[index] |= when.questions()
+            for target_id in when.questions():
+                mentioned.setdefault(target_id, [])
+                mentioned[target_id] += [v for v in _mentioned(when, target_id) if v not in mentioned[target_id]]
+    kinds = {question.id: question.type for question in questions}
+    never: set[int] = set()
+    states: set[frozenset[tuple[str, Any]]] = {frozenset()}
+    for index, question in enumerate(questions):
+        keep = read_from[index + 1]
+        values = _domain(replace(question, when=None), mentioned.get(question.id, []), True)
+        if question.id in keep and (values is None or len(states) * len(values) > MAX_STATES):
+            return None
+        following: set[frozenset[tuple[str, Any]]] = set()
+        reached = False
+        for state in states:
+            answers = dict(state)
+            if question.when is None:
+                outcomes: tuple[bool, ...] = (True,)
+            elif index in sound:
+                outcomes = (_holds(question.when, answers, kinds),)
+            else:
+                outcomes = (True, False)
+            kept = {key: value for key, value in state if key in keep}
+            for applies in outcomes:
+                reached |= applies
+                if question.id not in keep or values is None:
+                    following.add(frozenset(kept.items()))
+                    continue
+                for value in values if applies else [None]:
+                    following.add(frozenset({**kept, question.id: value}.items()))
+        if not reached:
+            never.add(index)
+        states = following
+        if len(states) > MAX_STATES:
+            return None
+    return never
+
+
+def _never_asked_one_by_one(questions: list[Question], sound: set[int]) -> set[int]:
+    """A coarser test for very branched flows: each condition on its own, answers taken as independent."""
+    asked: dict[str, bool] = {}
+    seen: dict[str, Question] = {}
+    never: set[int] = set()
+    for index, question in enumerate(questions):
+        if index in sound and question.when is not None:
+            targets = {target_id: seen[target_id] for target_id in sorted(question.when.questions())}
+            if _satisfiable(question.when, _domains(question.when, targets, asked), targets) is False:
+                never.add(index)
+        asked[question.id] = index not in never
+        seen[question.id] = question
+    return never
+
+
+def _domains(
+    when: Condition, targets: Mapping[str, Question], asked: Mapping[str, bool]
+) -> dict[str, list[Any] | None]:
+    return {
+        target_id: _domain(target, _mentioned(when, target_id), asked.get(target_id, True))
+        for target_id, target in targets.items()
+    }
 
 
 def _compares(condition: Condition) -> Iterator[Compare]:
@@ -677,8 +776,9 @@ def _operator_misuse(operator: str, target: Question) -> str | None:
     return None
 
 
-def _domain(question: Question, mentioned: list[str], asked: bool) -> list[Any]:
-    """Abstract answers `question` can have when a later question's condition is tested."""
+def _domain(question: Question, mentioned: list[str], asked: bool) -> list[Any] | None:
+    """Abstract answers `question` can have when a later question's condition is tested (None: too many
+    to list, when a condition names more than MAX_NAMED options of one multi question)."""
     if not asked or not question.asks:
         return [None]
     values: list[Any] = []
@@ -694,6 +794,8 @@ def _domain(question: Question, mentioned: list[str], asked: bool) -> list[Any]:
         ids = [option.id for option in question.options]
         items: list[Any] = [value for value in mentioned if value in ids]
         items += [OTHER] if set(ids) - set(items) else []
+        if len(items) > MAX_NAMED:
+            return None
         values = [
             frozenset(chosen) for size in range(1, len(items) + 1) for chosen in itertools.combinations(items, size)
         ]
@@ -727,13 +829,16 @@ def _holds(condition: Condition, answers: Mapping[str, Any], kinds: Mapping[str,
 
 
 def _satisfiable(
-    condition: Condition, domains: Mapping[str, list[Any]], targets: Mapping[str, Question]
+    condition: Condition, domains: Mapping[str, list[Any] | None], targets: Mapping[str, Question]
 ) -> bool | None:
     """True or False, or None when there are too many combinations to try."""
     ids = sorted(condition.questions())
     total = 1
     for question_id in ids:
-        total *= len(domains[question_id])
+        domain = domains[question_id]
+        if domain is None:
+            return None
+        total *= len(domain)
     if total > MAX_COMBINATIONS:
         return None
     kinds = {question_id: targets[question_id].type for question_id in ids}
@@ -744,7 +849,7 @@ def _satisfiable(
 
 
 def _why_never(
-    when: Condition, domains: Mapping[str, list[Any]], targets: Mapping[str, Question], asked: Mapping[str, bool]
+    when: Condition, domains: Mapping[str, list[Any] | None], targets: Mapping[str, Question], asked: Mapping[str, bool]
 ) -> str:
     parts = _conjuncts(when)
     for part in parts:
@@ -752,6 +857,10 @@ def _why_never(
             return f"its condition needs an answer to '{part.question}', which is itself never asked"
     for part in parts:
         if _satisfiable(part, domains, targets) is False:
+            description = _describe(part)
+            if description and len(part.questions()) == 1:
+                question_id = next(iter(part.questions()))
+                return f"its condition needs '{question_id}' to {description}, which no answer to '{question_id}' does"
             break
     else:
         by_question: dict[str, list[Condition]] = {}
