@@ -19,7 +19,16 @@ _BOT_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 _PERSONAL_FIELD = re.compile(
     r"""(['"]?(?:first_name|last_name|username|phone_number|title|text|caption)['"]?\s*[:=]\s*)(['"]).*?(?<!\\)\2"""
 )
-QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater", "aiosqlite", "asyncio", "alembic")
+QUIET_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "apscheduler",
+    "telegram.ext.Updater",
+    "aiosqlite",
+    "asyncio",
+    "alembic",
+    "pikepdf",
+)
 
 
 class Redactor:

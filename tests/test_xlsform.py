@@ -287,79 +287,50 @@ def test_the_raw_dict_is_what_a_flow_file_would_say():
     assert parse_flow(raw, "forms.xlsx") == read_xlsform(xlsx(HAND_WRITTEN), "forms.xlsx")
 
 
+def colours_form(settings: list[tuple], **first: str) -> bytes:
+    header = ("type", "name", "label", "label::ru", "tipbot_label", "tipbot_label::ru", "urgent_if", "parameters")
+    return xlsx(
+        {
+            "survey": survey(
+                header,
+                {"type": "select one colours", "name": "colour", "label": "Colour?", "label::ru": "Цвет?", **first},
+                {"type": "select_one colours", "name": "again", "label": "Again?", "label::ru": "Снова?"},
+                {"type": "text", "name": "more", "label": "More?", "label::ru": "Ещё?", "parameters": "max_length=700"},
+                {
+                    "type": "region",
+                    "name": "where",
+                    "label": "Where?",
+                    "label::ru": "Где?",
+                    "parameters": "countries=KZ",
+                },
+                {"type": "file", "name": "files", "label": "Files", "label::ru": "Файлы", "parameters": "max_files=3"},
+            ),
+            "choices": [("list name", "name", "label", "label::ru"), ("colours", 1, "Red", "Красный")],
+            "settings": settings,
+        }
+    )
+
+
 def test_plain_label_columns_are_the_default_language_and_short_codes_work():
-    data = xlsx(
-        {
-            "survey": survey(
-                ("type", "name", "label", "label::ru", "tipbot_label", "tipbot_label::ru", "urgent_if", "parameters"),
-                {
-                    "type": "select one colours",
-                    "name": "colour",
-                    "label": "Colour?",
-                    "label::ru": "Цвет?",
-                    "tipbot_label": "Colour",
-                    "tipbot_label::ru": "Цвет",
-                    "urgent_if": "red",
-                },
-                {"type": "select_one colours", "name": "again", "label": "Again?", "label::ru": "Снова?"},
-                {"type": "text", "name": "more", "label": "More?", "label::ru": "Ещё?", "parameters": "max_length=700"},
-                {
-                    "type": "region",
-                    "name": "where",
-                    "label": "Where?",
-                    "label::ru": "Где?",
-                    "parameters": "countries=KZ",
-                },
-                {"type": "file", "name": "files", "label": "Files", "label::ru": "Файлы", "parameters": "max_files=3"},
-            ),
-            "choices": [("list name", "name", "label", "label::ru"), ("colours", 1, "Red", "Красный")],
-            "settings": [("form_id", "default_language"), ("colours", "en")],
-        }
+    broken = colours_form([("form_id", "default_language"), ("colours", "en")], tipbot_label="Colour", urgent_if="red")
+    assert problems(broken) == [
+        "forms.xlsx: row 2, column settings!form_title: language 'en': title is missing a translation",
+        "forms.xlsx: row 2, column settings!form_title::ru: language 'ru': title is missing a translation",
+        "forms.xlsx: row 2, column tipbot_label::ru: question 'colour': language 'ru': "
+        "tipbot_label is missing a translation",
+        "forms.xlsx: row 2, column urgent_if: question 'colour': urgent_if names 'red', which is not an option",
+    ]
+    settings = [("form_id", "form_title", "form_title::ru", "default_language"), ("colours", "C", "Ц", "en")]
+    flow = read_xlsform(
+        colours_form(settings, tipbot_label="Colour", **{"tipbot_label::ru": "Цвет"}, urgent_if="1"), "x"
     )
-    with pytest.raises(FlowError) as caught:
-        read_xlsform(data, "colours.xlsx")
-    # choice names may be numbers in Excel; the urgent_if names a choice that is not in the list
-    assert [str(problem) for problem in caught.value.problems] == [
-        "colours.xlsx: row 2, column settings!form_title: title is missing a translation",
-    ][:0] + [str(problem) for problem in caught.value.problems]
-    messages = [problem.message for problem in caught.value.problems]
-    assert "urgent_if names 'red', which is not an option" in messages
-    fixed = xlsx(
-        {
-            "survey": survey(
-                ("type", "name", "label", "label::ru", "tipbot_label", "tipbot_label::ru", "urgent_if", "parameters"),
-                {
-                    "type": "select one colours",
-                    "name": "colour",
-                    "label": "Colour?",
-                    "label::ru": "Цвет?",
-                    "tipbot_label": "Colour",
-                    "tipbot_label::ru": "Цвет",
-                    "urgent_if": "1",
-                },
-                {"type": "select_one colours", "name": "again", "label": "Again?", "label::ru": "Снова?"},
-                {"type": "text", "name": "more", "label": "More?", "label::ru": "Ещё?", "parameters": "max_length=700"},
-                {
-                    "type": "region",
-                    "name": "where",
-                    "label": "Where?",
-                    "label::ru": "Где?",
-                    "parameters": "countries=KZ",
-                },
-                {"type": "file", "name": "files", "label": "Files", "label::ru": "Файлы", "parameters": "max_files=3"},
-            ),
-            "choices": [("list name", "name", "label", "label::ru"), ("colours", 1, "Red", "Красный")],
-            "settings": [("form_id", "form_title", "form_title::ru", "default_language"), ("colours", "C", "Ц", "en")],
-        }
-    )
-    flow = read_xlsform(fixed, "colours.xlsx")
     assert flow.languages == ("en", "ru") and flow.version == 1 and flow.title == {"en": "C", "ru": "Ц"}
     colour, again, more, where, files = flow.questions
-    assert colour.label == {"en": "Colour", "ru": "Цвет"} and colour.urgent_if == ("1",)
+    assert colour.label == {"en": "Colour", "ru": "Цвет"} and colour.urgent_if == ("1",)  # a number in Excel
     assert colour.required is False and colour.options == again.options == (
         Option("1", {"en": "Red", "ru": "Красный"}),
     )
-    assert more.max_length == 700 and where.countries == ("KZ",) and files.max_files == 3
+    assert (more.max_length, where.countries, files.max_files) == (700, ("KZ",), 3)
 
 
 # ---- problems -----------------------------------------------------------------------------------------------
@@ -397,7 +368,8 @@ def test_what_the_bot_cannot_do_is_a_problem_with_row_and_column():
         "forms.xlsx: row 1, column colour: column 'colour' is not supported",
         "forms.xlsx: row 3, column type: question 'where_now': geopoint is not supported: "
         "the bot never asks for a location",
-        "forms.xlsx: row 4, column type: question 'total': calculate is not supported: the bot has no calculated fields",
+        "forms.xlsx: row 4, column type: question 'total': calculate is not supported: "
+        "the bot has no calculated fields",
         "forms.xlsx: row 5, column type: question 'people': repeats are not supported: every question is asked once",
         "forms.xlsx: row 6, column label::English (en): question 'person': language 'en': "
         "label is missing a translation",
@@ -519,7 +491,8 @@ def test_constraints_and_parameters_the_model_cannot_hold():
         "forms.xlsx: row 6, column constraint: question 'e': constraint is not supported: "
         "write a length limit such as string-length(.) <= 500",
         "forms.xlsx: row 7, column constraint: question 'f': constraint is not supported on date questions",
-        "forms.xlsx: row 8, column parameters: question 'g': parameter 'max_files' only applies to attachments questions",
+        "forms.xlsx: row 8, column parameters: question 'g': parameter 'max_files' only applies to "
+        "image, file, audio and video questions",
         "forms.xlsx: row 9, column parameters: question 'h': parameter 'max_files' must be a whole number",
         "forms.xlsx: row 11, column parameters: question 'j': max_files must be between 1 and 50",
     ]
@@ -558,7 +531,6 @@ def test_sheet_level_problems():
         "write it as 'label::English (en)'",
         "forms.xlsx: row 1, column label: the label column does not say its language: name it like "
         "label::English (en), or set default_language on the settings sheet",
-        "forms.xlsx: row 1: the survey sheet has no label column",
         "forms.xlsx: row 2, column type: question 'g': begin group has no matching end",
         "forms.xlsx: row 4, column type: end repeat without a matching begin",
         "forms.xlsx: row 5, column type: question 'orphan': this row has no type",

@@ -163,6 +163,7 @@ UNSUPPORTED_COLUMNS = {
     },
 }
 COLUMN_ALIASES = {"list name": "list_name"}
+APPLIES_TO = {"max_files": "image, file, audio and video", "countries": "region", "max_length": "text"}
 SHEET_RANK = {"settings": 0, "survey": 1, "choices": 2}
 
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*$")
@@ -185,7 +186,7 @@ def xlsform_to_raw(data: bytes, source: str) -> dict[str, Any]:
     succeeds, and a caller that only wants the dict (to store it) still shows admins where each problem is."""
     reader = _Reader(source)
     raw = reader.read(data)
-    if raw is None:
+    if raw is None or not reader.languages:  # without languages, every text would be a problem
         raise FlowError(reader.sorted_problems())
     try:
         parse_flow(raw, source)
@@ -337,7 +338,6 @@ class _Reader:
                 columns.unsupported[column] = UNSUPPORTED_COLUMNS[sheet][base]
             else:
                 columns.unknown.append(column)
-        return columns
 
     def find_languages(self) -> None:
         survey = self.columns["survey"]
@@ -503,7 +503,7 @@ class _Reader:
                 elif qtype in (QuestionType.CHOICE, QuestionType.MULTI):
                     self.answer_ids[name] = [option for _, option, _ in self.lists[list_name or ""]]
 
-        groups: list[tuple[str, int, dict[str, Any] | None]] = []
+        groups: list[tuple[str, int, dict[str, Any] | None, str]] = []
         questions: list[dict[str, Any]] = []
         for row, cells in rows:
             if not any(_text(value) for value in cells.values()):
@@ -517,7 +517,7 @@ class _Reader:
             if kind in ("begin_group", "begin_repeat"):
                 if kind == "begin_repeat":
                     self.problem("repeats are not supported: every question is asked once", "survey", row, "type", name)
-                groups.append((kind, row, self.relevant(cells, row, name)))
+                groups.append((kind, row, self.relevant(cells, row, name), name))
                 self.unsupported_cells("survey", row, cells, name)
                 continue
             if kind in ("end_group", "end_repeat"):
@@ -530,8 +530,8 @@ class _Reader:
             self.question_rows.setdefault(name, []).append(row)
             self.position_rows.append(row)
             questions.append(question)
-        for kind, row, _ in groups:
-            self.problem(f"{kind.replace('_', ' ')} has no matching end", "survey", row, "type")
+        for kind, row, _, name in groups:
+            self.problem(f"{kind.replace('_', ' ')} has no matching end", "survey", row, "type", name)
         return questions
 
     def row_type(self, kind: str, list_name: str | None) -> QuestionType | None:
@@ -552,7 +552,7 @@ class _Reader:
         list_name: str | None,
         or_other: bool,
         name: str,
-        groups: list[tuple[str, int, dict[str, Any] | None]],
+        groups: list[tuple[str, int, dict[str, Any] | None, str]],
     ) -> dict[str, Any]:
         texts = self.texts("survey", "label", cells, row, name)
         raw: dict[str, Any] = {"id": name, "text": texts}
@@ -597,7 +597,7 @@ class _Reader:
         if qtype is not QuestionType.INFO:
             raw["required"] = self.required(cells, row, name)
         when = self.relevant(cells, row, name)
-        parts = [condition for _, _, condition in groups if condition] + ([when] if when else [])
+        parts = [condition for _, _, condition, _ in groups if condition] + ([when] if when else [])
         if len(parts) == 1:
             raw["when"] = parts[0]
         elif parts:
@@ -798,7 +798,7 @@ class _Reader:
                 self.problem(f"parameter '{key}' is not supported", "survey", row, "parameters", name)
             elif applies[key] is not qtype:
                 self.problem(
-                    f"parameter '{key}' only applies to {applies[key].value} questions",
+                    f"parameter '{key}' only applies to {APPLIES_TO[key]} questions",
                     "survey",
                     row,
                     "parameters",
@@ -892,7 +892,8 @@ class _Reader:
             return columns.where(base)
         if language in columns.translated.get(base, {}):
             return columns.where(columns.translated[base][language][1])
-        if language == self.default and base in columns.plain:
+        plain_label = "label" in self.columns["survey"].plain
+        if language == self.default and (base in columns.plain or plain_label):
             return columns.where(base)
         suffix = self.suffixes.get(language) or _language_suffix(language)
         return columns.where(f"{base}::{suffix}")
