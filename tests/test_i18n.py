@@ -20,7 +20,7 @@ PLACEHOLDER = re.compile(r"\{\w*\}|%\(?\w*\)?[sd]")
 # Words that stay Latin in any script: commands, placeholders, file formats, units.
 LATIN_ALLOWED = re.compile(
     r"/\w+|\{\w+\}|JPEG|PNG|WEBP|MB|kg|Telegram|ISO|\bID\b"
-    r"|\b(?:new|reviewing|verified|closed|since|off|open|all)\b"  # keywords staff type after a command
+    r"|\b(?:new|reviewing|verified|closed|since|off|open|all|add|remove|chat|admin)\b"  # keywords typed after commands
 )
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 LATIN_LANGUAGES = ("uz", "tk", "en")

@@ -305,7 +305,7 @@ def colours_form(settings: list[tuple], **first: str) -> bytes:
                 },
                 {"type": "file", "name": "files", "label": "Files", "label::ru": "Файлы", "parameters": "max_files=3"},
             ),
-            "choices": [("list name", "name", "label", "label::ru"), ("colours", 1, "Red", "Красный")],
+            "choices": [("list name", "name", "label", "label::Russian"), ("colours", 1, "Red", "Красный")],
             "settings": settings,
         }
     )
@@ -516,7 +516,7 @@ def test_sheet_level_problems():
     data = xlsx(
         {
             "survey": survey(
-                ("type", "name", "label", "label::Kazakh", "hint::Kazakh (kk)"),
+                ("type", "name", "label", "label::Klingon", "hint::Kazakh (kk)"),
                 {"type": "begin group", "name": "g"},
                 {"type": "text", "name": "q", "label": "Q?"},
                 {"type": "end repeat"},
@@ -527,7 +527,7 @@ def test_sheet_level_problems():
     )
     assert problems(data) == [
         "forms.xlsx: there is no settings sheet: it needs form_id, version and form_title",
-        "forms.xlsx: row 1, column label::Kazakh: cannot tell the language of 'label::Kazakh': "
+        "forms.xlsx: row 1, column label::Klingon: cannot tell the language of 'label::Klingon': "
         "write it as 'label::English (en)'",
         "forms.xlsx: row 1, column label: the label column does not say its language: name it like "
         "label::English (en), or set default_language on the settings sheet",

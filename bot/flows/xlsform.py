@@ -31,6 +31,8 @@ from .loader import FlowError, Problem, parse_flow
 from .model import NO, YES, AllOf, AnyOf, Compare, Condition, Flow, Not, Question, QuestionType
 
 MAX_XLSX_BYTES = 5 * 1024 * 1024
+MAX_UNPACKED_BYTES = 50 * 1024 * 1024
+"""An .xlsx is a zip archive: a small file could unpack into gigabytes of XML."""
 FIXED_DATE = datetime(2000, 1, 1)
 FIXED_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
 EMPTY_APP_PROPERTIES = (
@@ -45,6 +47,7 @@ LANGUAGE_NAMES = {
     "tk": "Turkmen",
     "uz_Cyrl": "Uzbek (Cyrillic)",
 }
+KNOWN_NAMES = {name.lower(): code for code, name in LANGUAGE_NAMES.items()}
 YES_NO_WORDS = {
     "ru": ("Да", "Нет"),
     "uz": ("Ha", "Yo‘q"),
@@ -279,6 +282,11 @@ class _Reader:
             self.problem(f"the file is larger than {MAX_XLSX_BYTES // (1024 * 1024)} MB")
             return None
         try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                unpacked = sum(info.file_size for info in archive.infolist())
+            if unpacked > MAX_UNPACKED_BYTES:
+                self.problem(f"the file unpacks to more than {MAX_UNPACKED_BYTES // (1024 * 1024)} MB")
+                return None
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # openpyxl warns about Excel features it does not read
                 workbook = load_workbook(io.BytesIO(data), data_only=True)
@@ -1360,11 +1368,13 @@ def _parse_type(text: str) -> tuple[str, str | None, bool]:
 
 
 def _language_code(suffix: str) -> str | None:
-    """'Russian (ru)' and 'ru' give 'ru'; 'uz-Cyrl' is written 'uz_Cyrl' as the bot names it."""
+    """'Russian (ru)', 'ru' and 'Russian' give 'ru'; 'uz-Cyrl' is written 'uz_Cyrl' as the bot names it."""
     suffix = suffix.strip()
     named = NAMED_LANGUAGE.match(suffix)
     code = named.group("code").strip() if named else suffix
-    return code.replace("-", "_") if LANGUAGE_CODE.match(code) else None
+    if LANGUAGE_CODE.match(code):
+        return code.replace("-", "_")
+    return KNOWN_NAMES.get(suffix.lower())  # 'label::English', as older forms write it
 
 
 def _language_name(suffix: str) -> str:
