@@ -147,9 +147,17 @@ async def test_reporters_choose_when_several_questionnaires_are_active(api, make
     admin = Reporter(api, ADMIN)
     reporter = Reporter(api, FakeUser(id=7700003, first_name="Picker", language_code="ru"))
     wages = {
-        "id": "wages-2026", "version": 1, "languages": ["ru", "uz", "kk", "en", "tk", "uz_Cyrl"],
-        "title": {"ru": "Зарплаты и долги", "uz": "Ish haqi va qarzlar", "kk": "Жалақы мен қарыздар",
-                  "en": "Wages and debts", "tk": "Aýlyk we bergiler", "uz_Cyrl": "Иш ҳақи ва қарзлар"},
+        "id": "wages-2026",
+        "version": 1,
+        "languages": ["ru", "uz", "kk", "en", "tk", "uz_Cyrl"],
+        "title": {
+            "ru": "Зарплаты и долги",
+            "uz": "Ish haqi va qarzlar",
+            "kk": "Жалақы мен қарыздар",
+            "en": "Wages and debts",
+            "tk": "Aýlyk we bergiler",
+            "uz_Cyrl": "Иш ҳақи ва қарзлар",
+        },
         "questions": [{"id": "story", "type": "text", "text": T}],
     }
     async with running_bot(settings) as runtime:

@@ -33,7 +33,10 @@ FLOW = parse_flow(
                 "id": "kind",
                 "type": "choice",
                 "text": T,
-                "options": [{"id": "cotton", "text": {"en": "cotton", "ru": "cotton"}}, {"id": "silk", "text": {"en": "silk", "ru": "silk"}}],
+                "options": [
+                    {"id": "cotton", "text": {"en": "cotton", "ru": "cotton"}},
+                    {"id": "silk", "text": {"en": "silk", "ru": "silk"}},
+                ],
             },
             {
                 "id": "what",
@@ -60,7 +63,10 @@ FLOW = parse_flow(
                 "type": "choice",
                 "text": T,
                 "when": {"question": "children", "equals": True},
-                "options": [{"id": "under_12", "text": {"en": "under_12", "ru": "under_12"}}, {"id": "older", "text": {"en": "older", "ru": "older"}}],
+                "options": [
+                    {"id": "under_12", "text": {"en": "under_12", "ru": "under_12"}},
+                    {"id": "older", "text": {"en": "older", "ru": "older"}},
+                ],
                 "urgent_if": ["under_12"],
             },
             {"id": "where", "type": "region", "text": T},

@@ -42,7 +42,9 @@ def test_import_publish_rollback_export_and_list(tmp_path):
 
 def test_import_refuses_a_broken_file_and_changes_nothing(tmp_path):
     broken = tmp_path / "broken.yaml"
-    broken.write_text("id: broken\nlanguages: [en]\ntitle: {en: t}\nquestions:\n  - {id: q, type: dropdown, text: {en: x}}\n")
+    broken.write_text(
+        "id: broken\nlanguages: [en]\ntitle: {en: t}\nquestions:\n  - {id: q, type: dropdown, text: {en: x}}\n"
+    )
     result = tipbot("flows", "import", str(broken), cwd=tmp_path)
     assert result.returncode == 1 and "question 'q': type 'dropdown' is not one of" in result.stdout
     assert "broken" not in tipbot("flows", "list", cwd=tmp_path).stdout

@@ -608,3 +608,54 @@ def test_texts_that_look_like_formulas_stay_texts():
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert "<f>" not in archive.read("xl/worksheets/sheet1.xml").decode()
     assert read_xlsform(data, "f.xlsx") == flow
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (51 * 1024 * 1024))
+    assert problems(buffer.getvalue()) == ["forms.xlsx: the file unpacks to more than 50 MB"]
+
+
+def test_an_uploaded_form_shows_rows_and_columns_to_the_admin():
+    from bot.flow_admin import read_flow_file
+
+    data = xlsx({**HAND_WRITTEN, "survey": [*HAND_WRITTEN["survey"], ("geotrace", "route", "Путь", "Route")]})
+    with pytest.raises(FlowError) as caught:
+        read_flow_file("forms.xlsx", data)
+    assert [str(problem) for problem in caught.value.problems] == [
+        "forms.xlsx: row 15, column type: question 'route': geotrace is not supported: "
+        "the bot never asks for a location"
+    ]
+    assert read_flow_file("forms.xlsx", xlsx(HAND_WRITTEN)).flow == read_xlsform(xlsx(HAND_WRITTEN), "forms.xlsx")
+
+
+def test_a_group_only_lends_its_relevant():
+    data = xlsx(
+        {
+            "survey": survey(
+                ("type", "name", "label", "required", "relevant", "appearance"),
+                {"type": "select_one yn", "name": "ok", "label": "OK?"},
+                {"type": "begin group", "name": "g", "label": "Section", "required": "yes", "appearance": "table-list"},
+                {"type": "text", "name": "q", "label": "Q?", "relevant": "${ok} = 'yes'"},
+                {"type": "end group", "name": "g"},
+                {
+                    "type": "begin group",
+                    "name": "h",
+                    "label": "Section",
+                    "required": "false",
+                    "relevant": "${ok} = 'no",
+                },
+                {"type": "text", "name": "r", "label": "R?"},
+                {"type": "end group"},
+            ),
+            "choices": [("list_name", "name", "label"), ("yn", "yes", "Yes"), ("yn", "no", "No")],
+            "settings": [("form_id", "form_title", "default_language"), ("test", "Test", "en")],
+        }
+    )
+    assert problems(data) == [
+        "forms.xlsx: row 3, column required: question 'g': required is not supported on a group: "
+        "set it on the questions inside",
+        "forms.xlsx: row 3, column appearance: question 'g': appearance 'table-list' is not supported",
+        "forms.xlsx: row 6, column relevant: question 'h': cannot read relevant: a quote is not closed",
+    ]

@@ -10,18 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import zipfile
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._writer import WorksheetWriter
-from openpyxl.writer.excel import ExcelWriter
 
 from storage.repository import StoredTip
 
@@ -29,10 +24,9 @@ from ..flows.catalog import FlowCatalog
 from ..flows.model import Flow, Question, QuestionType
 from ..i18n import gettext_for
 from ..render import format_answer, question_title
+from ..xlsx import workbook_bytes
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-FIXED_DATE = datetime(2000, 1, 1)
-FIXED_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
 MAX_CELL = 32767  # Excel's limit for the text of one cell
 MIN_WIDTH, MAX_WIDTH = 8, 60
 
@@ -112,13 +106,7 @@ def export_xlsx(tips: list[StoredTip], flows: FlowCatalog, lang: str) -> bytes:
     for index, width in enumerate(_widths(header, rows), start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
 
-    properties = workbook.properties
-    properties.creator = properties.lastModifiedBy = None
-    properties.created = properties.modified = FIXED_DATE  # the format needs some date: a meaningless one
-    buffer = io.BytesIO()
-    with _FixedTimeZip(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        _MemoryExcelWriter(workbook, archive).write_data()
-    return buffer.getvalue()
+    return workbook_bytes(workbook)
 
 
 def neutralise(value: str) -> str:
@@ -156,29 +144,3 @@ def _widths(header: list[str], rows: Iterable[list[str]]) -> list[float]:
             if len(cell) > longest[index]:
                 longest[index] = max(longest[index], *(len(line) for line in cell.split("\n")))
     return [min(MAX_WIDTH, max(MIN_WIDTH, length + 2)) for length in longest]
-
-
-class _FixedTimeZip(zipfile.ZipFile):
-    """Every member dated 2000-01-01, so the file does not tell when it was made."""
-
-    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):
-        if not isinstance(zinfo_or_arcname, zipfile.ZipInfo):
-            zinfo = zipfile.ZipInfo(zinfo_or_arcname, date_time=FIXED_ZIP_TIME)
-            zinfo.compress_type = self.compression if compress_type is None else compress_type
-            zinfo.external_attr = 0o600 << 16
-            zinfo_or_arcname = zinfo
-        super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
-
-
-class _MemoryExcelWriter(ExcelWriter):
-    """openpyxl's writer, but each worksheet is serialised into memory instead of a temporary file."""
-
-    def write_worksheet(self, ws):
-        ws._drawing = SpreadsheetDrawing()
-        ws._drawing.charts = ws._charts
-        ws._drawing.images = ws._images
-        writer = WorksheetWriter(ws, out=io.BytesIO())
-        writer.write()
-        ws._rels = writer._rels
-        self._archive.writestr(ws.path[1:], writer.read())
-        self.manifest.append(ws)

@@ -21,23 +21,16 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._writer import WorksheetWriter
-from openpyxl.writer.excel import ExcelWriter
 
+from ..xlsx import workbook_bytes
 from .loader import FlowError, Problem, parse_flow
 from .model import NO, YES, AllOf, AnyOf, Compare, Condition, Flow, Not, Question, QuestionType
 
 MAX_XLSX_BYTES = 5 * 1024 * 1024
 MAX_UNPACKED_BYTES = 50 * 1024 * 1024
 """An .xlsx is a zip archive: a small file could unpack into gigabytes of XML."""
-FIXED_DATE = datetime(2000, 1, 1)
-FIXED_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
-EMPTY_APP_PROPERTIES = (
-    b'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"/>'
-)
 
 LANGUAGE_NAMES = {
     "ru": "Russian",
@@ -189,8 +182,8 @@ def xlsform_to_raw(data: bytes, source: str) -> dict[str, Any]:
     succeeds, and a caller that only wants the dict (to store it) still shows admins where each problem is."""
     reader = _Reader(source)
     raw = reader.read(data)
-    if raw is None or not reader.languages:  # without languages, every text would be a problem
-        raise FlowError(reader.sorted_problems())
+    if raw is None or not reader.languages or (reader.problems and not raw["questions"]):
+        raise FlowError(reader.sorted_problems())  # checking the rest would only repeat the same problem
     try:
         parse_flow(raw, source)
     except FlowError as error:
@@ -526,7 +519,7 @@ class _Reader:
                 if kind == "begin_repeat":
                     self.problem("repeats are not supported: every question is asked once", "survey", row, "type", name)
                 groups.append((kind, row, self.relevant(cells, row, name), name))
-                self.unsupported_cells("survey", row, cells, name)
+                self.group_cells(row, cells, name)
                 continue
             if kind in ("end_group", "end_repeat"):
                 if not groups or groups[-1][0] != kind.replace("end", "begin"):
@@ -541,6 +534,22 @@ class _Reader:
         for kind, row, _, name in groups:
             self.problem(f"{kind.replace('_', ' ')} has no matching end", "survey", row, "type", name)
         return questions
+
+    def group_cells(self, row: int, cells: dict[int, Any], name: str) -> None:
+        """A group only gives its relevant to the questions inside; its label and hint are not shown."""
+        for base in ("required", "constraint", "parameters", "urgent_if"):
+            value = _text(self.cell("survey", cells, base))
+            if value and not (base == "required" and value.lower() in FALSE_WORDS):
+                self.problem(
+                    f"{base} is not supported on a group: set it on the questions inside", "survey", row, base, name
+                )
+        self.appearance(cells, row, name)
+        self.unsupported_cells("survey", row, cells, name)
+
+    def appearance(self, cells: dict[int, Any], row: int, name: str) -> None:
+        for word in _text(self.cell("survey", cells, "appearance")).split():
+            if word not in COSMETIC_APPEARANCES and not COSMETIC_APPEARANCE.match(word):
+                self.problem(f"appearance '{word}' is not supported", "survey", row, "appearance", name)
 
     def row_type(self, kind: str, list_name: str | None) -> QuestionType | None:
         if kind in PLAIN_TYPES:
@@ -615,10 +624,7 @@ class _Reader:
         urgent = _text(self.cell("survey", cells, "urgent_if"))
         if urgent:
             raw["urgent_if"] = [value for value in re.split(r"[\s,]+", urgent) if value]
-        appearance = _text(self.cell("survey", cells, "appearance"))
-        for word in appearance.split():
-            if word not in COSMETIC_APPEARANCES and not COSMETIC_APPEARANCE.match(word):
-                self.problem(f"appearance '{word}' is not supported", "survey", row, "appearance", name)
+        self.appearance(cells, row, name)
         self.unsupported_cells("survey", row, cells, name)
         return raw
 
@@ -1161,13 +1167,7 @@ def write_xlsform(flow: Flow) -> bytes:
     workbook.remove(workbook.active)
     for title, rows in (("survey", survey), ("choices", choices), ("settings", settings)):
         _write_sheet(workbook.create_sheet(title), rows)
-    properties = workbook.properties
-    properties.creator = properties.lastModifiedBy = None
-    properties.created = properties.modified = FIXED_DATE  # the format needs some date: a meaningless one
-    buffer = io.BytesIO()
-    with _FixedTimeZip(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        _MemoryExcelWriter(workbook, archive).write_data()
-    return buffer.getvalue()
+    return workbook_bytes(workbook)
 
 
 def _export_type(question: Question, yes_no: str) -> str:
@@ -1266,34 +1266,6 @@ def _xlsx_value(value: Any) -> Any:
     if isinstance(value, str):
         return ILLEGAL_CHARACTERS_RE.sub("", value) or None
     return value
-
-
-class _FixedTimeZip(zipfile.ZipFile):
-    """Every member dated 2000-01-01, so the file does not tell when it was made, nor with which software."""
-
-    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):
-        if zinfo_or_arcname == "docProps/app.xml":  # openpyxl names itself and its version there
-            data = EMPTY_APP_PROPERTIES
-        if not isinstance(zinfo_or_arcname, zipfile.ZipInfo):
-            zinfo = zipfile.ZipInfo(zinfo_or_arcname, date_time=FIXED_ZIP_TIME)
-            zinfo.compress_type = self.compression if compress_type is None else compress_type
-            zinfo.external_attr = 0o600 << 16
-            zinfo_or_arcname = zinfo
-        super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
-
-
-class _MemoryExcelWriter(ExcelWriter):
-    """openpyxl's writer, but each worksheet is serialised into memory instead of a temporary file."""
-
-    def write_worksheet(self, ws):
-        ws._drawing = SpreadsheetDrawing()
-        ws._drawing.charts = ws._charts
-        ws._drawing.images = ws._images
-        writer = WorksheetWriter(ws, out=io.BytesIO())
-        writer.write()
-        ws._rels = writer._rels
-        self._archive.writestr(ws.path[1:], writer.read())
-        self.manifest.append(ws)
 
 
 # ---- small helpers ----------------------------------------------------------------------------------------------
