@@ -11,21 +11,33 @@ import io
 from functools import cache
 from pathlib import Path
 
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "bot"
 SOURCE_LANGUAGE = "en"
-LANGUAGES = ("ru", "uz", "kk", "en", "tk", "uz_Cyrl")
-LANGUAGE_NAMES = {
-    "ru": "Русский",
-    "uz": "O‘zbekcha",
-    "kk": "Қазақша",
-    "en": "English",
-    "tk": "Türkmençe",
-    "uz_Cyrl": "Ўзбекча",
-}
+FIRST_LANGUAGES = ("ru", "uz", "kk", "en", "tk", "uz_Cyrl")
+"""The order of the language buttons; any other language with a catalogue in locales/ follows."""
+OWN_NAMES = {"uz": "O‘zbekcha", "uz_Cyrl": "Ўзбекча", "tk": "Türkmençe", "kk": "Қазақша"}
+"""Names Babel spells differently from how people there write them on a button."""
+
+
+def _available_languages() -> tuple[str, ...]:
+    found = {path.parent.parent.name for path in LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")} | {SOURCE_LANGUAGE}
+    return tuple(sorted(found, key=lambda code: (FIRST_LANGUAGES.index(code) if code in FIRST_LANGUAGES else 99, code)))
+
+
+def _own_name(code: str) -> str:
+    if code in OWN_NAMES:
+        return OWN_NAMES[code]
+    name = Locale.parse(code).get_display_name(code) or code
+    return name[:1].upper() + name[1:]
+
+
+LANGUAGES = _available_languages()
+LANGUAGE_NAMES = {code: _own_name(code) for code in LANGUAGES}
 TELEGRAM_CODES = {"uz_Cyrl": None}
 """Telegram's command menus are keyed by two-letter codes; Uzbek in Cyrillic has none of its own."""
 

@@ -36,6 +36,7 @@ class StoredTip:
     files: list[StoredFile] = field(default_factory=list)
     status: str = "new"
     keep: bool = False
+    flow_hash: str | None = None
 
     @property
     def short_id(self) -> str:
@@ -320,6 +321,7 @@ class Repository:
                     files=by_tip.get(row.id, []),
                     status=row.status,
                     keep=row.keep,
+                    flow_hash=row.flow_hash,
                 )
                 for row in rows
             ]

@@ -88,6 +88,8 @@ async def test_upload_preview_publish_while_reporting_and_rollback(api, make_set
 
         tips = sorted(await runtime.repository.pending_tips(), key=lambda tip: tip.flow_version)
         assert [(tip.flow_id, tip.flow_version) for tip in tips] == [("forced-labour", 1), ("forced-labour", 2)]
+        hashes = [runtime.flows.hash_of(runtime.flows.get("forced-labour", version)) for version in (1, 2)]
+        assert [tip.flow_hash for tip in tips] == hashes and hashes[0] != hashes[1]
 
         after = api.mark(admin.chat)
         api.send_command(admin.user, "/flows")
@@ -164,6 +166,15 @@ async def test_reporters_choose_when_several_questionnaires_are_active(api, make
         after = api.mark(admin.chat)
         api.send_document(admin.user, yaml.safe_dump(wages, allow_unicode=True).encode(), "wages.yaml", "text/yaml")
         summary = await admin.wait(lambda m: bool(m.buttons()), after)
+        tips_before = await runtime.repository.count_tips()
+        await admin.press_and_wait(
+            f"{ACTION}preview:{summary_token(summary)}:en",
+            lambda m: asks(m, "story") or (m.text or "").startswith(T["en"]),
+        )
+        await admin.say("Only trying it out", lambda m: actions.CONFIRM in str(m.reply_markup))
+        done = await admin.press_and_wait(actions.CONFIRM, lambda m: (m.text or "").startswith("Preview"))
+        assert done.text == gettext_for("en")("Preview finished: nothing was stored.")
+        assert await runtime.repository.count_tips() == tips_before
         await admin.press(f"{ACTION}publish:{summary_token(summary)}")
         assert {flow.id for flow in runtime.flows.active_flows()} == {"forced-labour", "wages-2026"}
 

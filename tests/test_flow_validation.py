@@ -681,3 +681,48 @@ def test_the_schema_rejects_what_the_loader_rejects(change):
     assert schema_errors(raw)
     with pytest.raises(FlowError):
         parse_flow(raw, source="changed")
+
+
+# ---- docs/flows.md ------------------------------------------------------------------------------------------
+
+
+def test_the_example_in_the_docs_is_valid(tmp_path):
+    docs = (DEFAULT_FLOW_DIR.parent.parent.parent / "docs" / "flows.md").read_text(encoding="utf-8")
+    example = docs.split("## A complete example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "silk-2026.yaml"
+    path.write_text(example, encoding="utf-8")
+    flow = load_flow_file(path)
+    assert flow.id == "silk-2026" and len(flow.questions) == 11
+    assert {question.type for question in flow.questions} == set(QuestionType)
+    assert schema_errors(yaml.safe_load(example)) == []
+    assert flow.is_urgent({"what": ["violence"]}) and flow.is_urgent({"danger_now": "yes"})
+
+
+FIXED_MESSAGES = (
+    "the first question cannot have a when: there are no earlier answers to branch on",
+    "when refers to itself",
+    "the flow asks nothing: add at least one question that is not info",
+    "info questions cannot be required: they show a text and ask nothing",
+    "urgent_if only works on choice, multi and yesno questions",
+    "attachments questions cannot have min; use max_files",
+    "text questions cannot have max; use max_length",
+    "yesno questions cannot have options; the bot shows its own Yes and No buttons",
+    "a region question needs at least one country (known: UZ, KZ, TM)",
+    "required must be true or false",
+    "the message in Telegram (text, hint and the bot's own lines) would be N characters, over Telegram's limit "
+    "of 4096: shorten the text or the hint",
+    "can never be asked: its condition needs 'q' to be both 'yes' and 'no'",
+    "can never be asked: its condition needs an answer to 'q', which is itself never asked",
+    "can never be asked: no combination of earlier answers makes its condition hold",
+    "when uses 'includes' on 'q', a yesno question, so it never holds; use equals",
+    "when uses 'equals' on 'q', a multi question whose answer is a list, so it never holds; use includes",
+    "when: 'all' cannot stand beside 'question' in one mapping; put each test inside it",
+    f"language 'de' has no bot catalogue (known: {', '.join(LANGUAGES)})",
+    "YAML syntax error at line L, column C: tab characters cannot indent YAML: use spaces",
+)
+
+
+def test_the_docs_quote_the_messages_word_for_word():
+    docs = (DEFAULT_FLOW_DIR.parent.parent.parent / "docs" / "flows.md").read_text(encoding="utf-8")
+    for message in FIXED_MESSAGES:
+        assert f"`{message}`" in docs, message
