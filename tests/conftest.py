@@ -63,6 +63,15 @@ def make_settings(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+async def api():
+    """A fake Telegram Bot API server on 127.0.0.1 for the test (see fakebotapi.py)."""
+    from .fakebotapi import FakeBotAPI
+
+    async with FakeBotAPI() as server:
+        yield server
+
+
+@pytest.fixture
 async def runtime(make_settings, database_url):
     opened = await Runtime.open(make_settings(database_url=database_url))
     yield opened

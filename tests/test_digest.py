@@ -25,12 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 11, 27)
 
 
-@pytest.fixture
-async def api():
-    async with FakeBotAPI() as server:
-        yield server
-
-
 async def store_tip(runtime, key: str, description: str, country="UZ", region="UZ-FA", urgent=False, photos=0):
     repo = runtime.repository
     await repo.save_draft(key, {}, datetime(2026, 11, 27, 9))

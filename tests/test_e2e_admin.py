@@ -3,7 +3,6 @@ reporter is in the middle of the old one; rollback; /staff; strangers sending fl
 
 from __future__ import annotations
 
-import pytest
 import yaml
 
 from bot.flows.engine import actions
@@ -11,7 +10,7 @@ from bot.flows.export_yaml import flow_to_raw
 from bot.i18n import gettext_for
 from bot.telegram.admin import ACTION
 
-from .fakebotapi import FakeBotAPI, FakeUser
+from .fakebotapi import FakeUser
 from .harness import RECEIPT, STAFF_CHAT, Reporter, asks, bot_settings, running_bot
 from .test_e2e_reporter import answer_first_part, open_questionnaire
 
@@ -24,12 +23,6 @@ T = {
     "tk": "Näçe tölemeli boldyňyz?",
     "uz_Cyrl": "Қанча тўлашга мажбур бўлдингиз?",
 }
-
-
-@pytest.fixture
-async def api():
-    async with FakeBotAPI() as server:
-        yield server
 
 
 def new_version(flow) -> bytes:

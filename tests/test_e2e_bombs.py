@@ -6,12 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
-
 from bot.conversation import file_refusal
 from bot.privacy.images import detect_image_type
 
-from .fakebotapi import FakeBotAPI, FakeUser
+from .fakebotapi import FakeUser
 from .harness import Reporter, asks, bot_settings, photo_with_gps, running_bot
 from .test_e2e_reporter import complete_tip, open_questionnaire, reach_evidence
 from .test_images import _png_header_only
@@ -38,12 +36,6 @@ def pdf_stream_bomb() -> bytes:
     import pikepdf
 
     return _pdf_with_streams(_zero_bomb(1 << 30), pikepdf.Name.FlateDecode)  # 1 GB from about 1 MB
-
-
-@pytest.fixture
-async def api():
-    async with FakeBotAPI() as server:
-        yield server
 
 
 async def test_bombs_are_refused_while_another_reporter_finishes(api, make_settings):

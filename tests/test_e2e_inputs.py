@@ -17,12 +17,6 @@ ru = gettext_for("ru")
 
 
 @pytest.fixture
-async def api():
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
 def settings(make_settings, api):
     return bot_settings(make_settings, api, admin_ids="4242")
 

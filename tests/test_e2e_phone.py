@@ -3,20 +3,12 @@ and a shared contact or location is deleted at once."""
 
 from __future__ import annotations
 
-import pytest
-
 from bot.i18n import gettext_for
 from bot.telegram import reporter as reporter_handlers
 
-from .fakebotapi import FakeBotAPI, FakeUser
+from .fakebotapi import FakeUser
 from .harness import RECEIPT, Reporter, bot_settings, photo_with_gps, running_bot
 from .test_e2e_reporter import answer_first_part, complete_tip, open_questionnaire
-
-
-@pytest.fixture
-async def api():
-    async with FakeBotAPI() as server:
-        yield server
 
 
 def visible_texts(reporter: Reporter) -> list[str | None]:

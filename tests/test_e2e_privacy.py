@@ -11,7 +11,6 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import pikepdf
-import pytest
 from PIL import Image
 
 from bot.conversation import RECEIPT_DONE
@@ -55,12 +54,6 @@ def voice_note(tmp_path: Path) -> bytes:
     ]
     subprocess.run(command, check=True, capture_output=True, timeout=60)
     return path.read_bytes()
-
-
-@pytest.fixture
-async def api():
-    async with FakeBotAPI() as server:
-        yield server
 
 
 async def send_file(reporter: Reporter, count: int, send) -> None:

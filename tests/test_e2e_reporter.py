@@ -36,12 +36,6 @@ DESCRIPTIONS = {
 }
 
 
-@pytest.fixture
-async def api():
-    async with FakeBotAPI() as server:
-        yield server
-
-
 def is_named(message, suffix: str) -> bool:
     document = message.raw.get("document") or {}
     return message.method == "sendDocument" and (document.get("file_name") or "").endswith(suffix)

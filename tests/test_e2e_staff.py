@@ -21,12 +21,6 @@ en = gettext_for("en")
 
 
 @pytest.fixture
-async def api():
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
 def settings(make_settings, api):
     return bot_settings(make_settings, api, admin_ids="4242", staff_language="en")
 

@@ -303,7 +303,7 @@ def test_the_coarse_test_for_very_branched_flows_is_sound(monkeypatch):
 
 def _unchecked(questions: list[dict]):
     """The same flow built without the reachability check, to run the engine's rules on it."""
-    parser = loader._Parser("random", {})
+    parser = loader._Parser("random")
     parser.languages = ("en", "ru")
     built = [parser.question(raw, position) for position, raw in enumerate(questions, start=1)]
     return loader.Flow("random", 1, ("en", "ru"), T, tuple(built))
@@ -470,17 +470,6 @@ def test_every_bot_language_can_be_a_flow_language():
     texts = {language: f"Q {language}" for language in LANGUAGES}
     flow = parse_flow(flow_with({"id": "q", "type": "yesno", "text": texts}, languages=LANGUAGES, title=texts), "x")
     assert flow.languages == LANGUAGES
-
-
-# ---- rows (XLSForm) -----------------------------------------------------------------------------------------
-
-
-def test_problems_carry_the_row_of_their_question():
-    [problem] = pytest.raises(
-        FlowError, parse_flow, flow_with({"id": "q1", "type": "text", "text": {"en": "x"}}), "f.xlsx", {"q1": 7}
-    ).value.problems
-    assert problem.row == 7 and problem.language == "ru" and problem.question == "q1"
-    assert str(problem) == "f.xlsx: row 7: question 'q1': language 'ru': text is missing a translation"
 
 
 # ---- YAML files ---------------------------------------------------------------------------------------------

@@ -209,12 +209,11 @@ def _yaml_message(error: yaml.YAMLError) -> str:
 # ---- building the model ---------------------------------------------------------------------------------
 
 
-def parse_flow(raw: Any, source: str, rows: Mapping[str, int] | None = None) -> Flow:
+def parse_flow(raw: Any, source: str) -> Flow:
     """Build a Flow from parsed YAML, or raise FlowError listing every problem found.
 
-    `rows` maps question ids to spreadsheet rows (XLSForm): problems about a question then carry its row.
-    """
-    parser = _Parser(source, rows or {})
+    The XLSForm reader places each problem on its sheet, row and column afterwards, by question id."""
+    parser = _Parser(source)
     flow = parser.flow(raw)
     if parser.problems:
         raise FlowError(parser.problems)
@@ -223,15 +222,13 @@ def parse_flow(raw: Any, source: str, rows: Mapping[str, int] | None = None) -> 
 
 
 class _Parser:
-    def __init__(self, source: str, rows: Mapping[str, int]):
+    def __init__(self, source: str):
         self.source = source
-        self.rows = rows
         self.problems: list[Problem] = []
         self.languages: tuple[str, ...] = ()
 
     def problem(self, message: str, question: str | None = None, language: str | None = None) -> None:
-        row = self.rows.get(question) if question else None
-        self.problems.append(Problem(self.source, message, question, language, row))
+        self.problems.append(Problem(self.source, message, question, language))
 
     def unknown_keys(self, raw: dict, known: tuple[str, ...], where: str, question: str | None = None) -> None:
         for key in raw:
@@ -618,9 +615,7 @@ class _Parser:
             assert question.when is not None
             targets = {target_id: seen[target_id] for target_id in sorted(question.when.questions())}
             reason = _why_never(question.when, _domains(question.when, targets, asked), targets, asked)
-            row = self.rows.get(question.id)
-            problem = Problem(self.source, f"can never be asked: {reason}", question.id, None, row)
-            self.problems.insert(ends[index], problem)
+            self.problems.insert(ends[index], Problem(self.source, f"can never be asked: {reason}", question.id))
 
     def check_compares(self, question: Question, when: Condition, target: Question) -> bool:
         """Unknown options, and operators that never (or always) hold on the target's type of answer."""
