@@ -15,7 +15,7 @@ from storage.flow_versions import FlowVersions
 from storage.staff_records import StaffRecords
 
 from .flows.catalog import FlowCatalog, content_hash
-from .flows.loader import DEFAULT_FLOW_DIR, FlowError, Problem, parse_flow
+from .flows.loader import DEFAULT_FLOW_DIR, FlowError, Problem, parse_flow, read_flow_yaml
 from .flows.model import Flow
 from .i18n import gettext_for
 
@@ -41,10 +41,7 @@ def read_flow_file(name: str, data: bytes) -> Upload:
 
         raw = xlsform_to_raw(data, name)
     else:
-        try:
-            raw = yaml.safe_load(data.decode("utf-8"))
-        except (UnicodeDecodeError, yaml.YAMLError) as error:
-            raise FlowError([Problem(name, f"cannot read the file: {error}")]) from error
+        raw = read_flow_yaml(data, name)
     flow = parse_flow(raw, source=name)
     return Upload(raw, flow)
 

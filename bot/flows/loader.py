@@ -636,10 +636,12 @@ class _Parser:
 
 # ---- reasoning about conditions -------------------------------------------------------------------------
 #
-# Whether a `when` can hold is decided on abstract answers: for each question it reads, the answers that
-# matter to it (the option ids it names, one stand-in for "any other answer", and None where the question
-# may be skipped or not asked). Treating the questions as independent can only find more ways for a
-# condition to hold than there are, so a question reported as never asked really never is.
+# Whether a question can be asked is decided on abstract answers: for each question some condition reads,
+# the answers that matter (the option ids or texts the conditions name, one stand-in for "any other
+# answer", and None where the question may be skipped or is not asked). `_never_asked` follows every
+# combination in flow order, as the engine does, so it is exact; for flows too branched for that,
+# `_never_asked_one_by_one` treats the questions as independent, which can only find more ways for a
+# condition to hold than there are: a question reported as never asked really never is.
 
 
 class _Other:
@@ -652,8 +654,6 @@ class _Other:
 OTHER = _Other()
 MAX_COMBINATIONS = 50_000
 MAX_NAMED = 10
-
-
 MAX_STATES = 20_000
 
 

@@ -3,7 +3,7 @@
 Reading builds the same YAML-shaped dict that flow files give (`xlsform_to_raw`), so `parse_flow` applies exactly
 the same validation; its problems are then placed on the spreadsheet row and column they come from. Whatever
 XLSForm can say that the bot cannot do is a problem naming row and column: nothing is dropped in silence, apart
-from the purely cosmetic columns listed in docs/xlsform-mapping.md.
+from the purely cosmetic columns listed in docs/flows.md ("XLSForm").
 
 Writing gives a workbook without author or dates (like the staff export), built entirely in memory.
 """
