@@ -54,3 +54,15 @@ def test_schema_is_json(tmp_path):
     result = tipbot("flows", "schema", cwd=tmp_path)
     schema = json.loads(result.stdout)
     assert schema["type"] == "object" and "questions" in schema["properties"]
+
+
+def test_export_as_xlsform_validates_and_imports_back(tmp_path):
+    env = {"TIPBOT_SECRET_KEY": "k" * 40}
+    out = tmp_path / "flow.xlsx"
+    exported = tipbot("flows", "export", "forced-labour", "--xlsform", "--out", str(out), cwd=tmp_path, env=env)
+    assert exported.returncode == 0 and out.read_bytes()[:2] == b"PK"
+    validated = tipbot("flows", "validate", str(out), cwd=tmp_path, env=env)
+    assert validated.returncode == 0 and f"{out}: ok: flow 'forced-labour'" in validated.stdout
+    imported = tipbot("flows", "import", str(out), "--publish", cwd=tmp_path, env=env)
+    assert imported.stdout.strip() == "forced-labour version 2 stored (active)"
+    assert "\tv1 *v2\t" in tipbot("flows", "list", cwd=tmp_path, env=env).stdout
