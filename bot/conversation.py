@@ -275,13 +275,17 @@ class Conversation:
         wants_check = isinstance(event, Command) and event.name == "status"
         if wants_check or (isinstance(event, Press) and event.action == follow_up.CHECK):
             return self._ask_code(chat_key, session, session.language)
+        follow_up_press = isinstance(event, Press) and event.action in (follow_up.ANSWER, follow_up.DONE)
+        if isinstance(event, Command) or (isinstance(event, Press) and not follow_up_press):
+            session.checking = session.answering = False  # any other command or button ends a check
         if isinstance(event, Command):
+            self._follow_ups.close(chat_key)
             return self._command(session, event)
         if _is_shared_contact(event):
             return self._refuse_contact(session)
         if session.checking and isinstance(event, Text):
             return await self._check_code(chat_key, session, event.text)
-        if session.answering or (isinstance(event, Press) and event.action in (follow_up.ANSWER, follow_up.DONE)):
+        if session.answering or follow_up_press:
             return await self._follow_up(chat_key, session, event)
         if isinstance(event, Press) and event.action.startswith(LANGUAGE_PREFIX):
             return self._choose_language(session, event.action.removeprefix(LANGUAGE_PREFIX))

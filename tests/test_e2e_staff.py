@@ -207,3 +207,17 @@ async def test_wrong_codes_are_rate_limited(api, settings):
             await guesser.wait(lambda m: "16-digit" in (m.text or ""), api.mark(guesser.chat) - 1)
         assert answers[:5] == [en("No report was found with this code. Check the digits and try again.")] * 5
         assert answers[5] == en("Too many tries. Please try again in an hour.")
+
+
+async def test_leaving_a_code_check_for_a_new_report_does_not_mistake_answers_for_codes(api, settings):
+    reporter = Reporter(api, FakeUser(id=7600005, first_name="Changes", language_code="en"))
+    async with running_bot(settings):
+        api.send_command(reporter.user, "/start")
+        await reporter.wait(lambda m: bool(m.buttons()))
+        await reporter.press_and_wait("lang:en", lambda m: CHECK in str(m.reply_markup))
+        await reporter.press_and_wait(CHECK, lambda m: "16-digit" in (m.text or ""))
+        await reporter.press_and_wait("begin", lambda m: asks(m, "what"))  # changed their mind
+        await reporter.press(actions.option("what", "wages"))
+        await reporter.press_and_wait(actions.nav("what", "done"), lambda m: asks(m, "sector"))
+        reply = await reporter.say("1234 5678 9012 3456", lambda m: True)
+        assert reply.text == en("Please answer with one of the buttons.")
