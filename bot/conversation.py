@@ -269,7 +269,8 @@ class Conversation:
 
     async def _dispatch(self, chat_key: str, session: Session, event: Event) -> Reply:
         if isinstance(event, Press) and event.action == RECEIPT_DONE:
-            return self._clear(session, session.language, CLEARED)
+            # pressed, or the ten minutes passed: whichever comes second finds nothing left to clear
+            return self._clear(session, session.language, CLEARED) if session.receipt_shown else Reply()
         if isinstance(event, Command) and event.name == "forget":
             return self._clear(session, session.language, FORGOTTEN)
         wants_check = isinstance(event, Command) and event.name == "status"

@@ -3,6 +3,9 @@ and a shared contact or location is deleted at once."""
 
 from __future__ import annotations
 
+import asyncio
+
+from bot.conversation import RECEIPT_DONE
 from bot.i18n import gettext_for
 from bot.telegram import reporter as reporter_handlers
 
@@ -58,6 +61,20 @@ async def test_receipt_is_cleared_by_itself_if_the_button_is_never_pressed(api, 
         await complete_tip(reporter, "ru", photo_with_gps())
         cleared = gettext_for("ru")("Chat cleared.")
         await api.wait_until(lambda: visible_texts(reporter) == [cleared])
+
+
+async def test_pressing_the_button_before_the_timer_leaves_one_line_only(api, make_settings, monkeypatch):
+    from datetime import timedelta
+
+    monkeypatch.setattr(reporter_handlers, "RECEIPT_LIFETIME", timedelta(seconds=0.5))
+    settings = bot_settings(make_settings, api)
+    reporter = Reporter(api, FakeUser(id=7400007, first_name="Quick", language_code="en"))
+    async with running_bot(settings):
+        await open_questionnaire(reporter, "en")
+        await complete_tip(reporter, "en", photo_with_gps())
+        await reporter.press_and_wait(RECEIPT_DONE, lambda m: m.text == "Chat cleared.")
+        await asyncio.sleep(1.0)  # the timer fires and finds nothing to do
+        assert visible_texts(reporter) == ["Chat cleared."]
 
 
 async def test_a_receipt_left_by_a_restart_is_cleared_with_the_next_message(api, make_settings, monkeypatch):
