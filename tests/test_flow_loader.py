@@ -128,3 +128,39 @@ def test_cli_validate_reports_problems_and_accepts_the_default(tmp_path):
     assert result.returncode == 1
     assert f"{default}: ok: flow 'forced-labour' version 1" in result.stdout
     assert f"{broken}: question 'q1': language 'ru': text is missing a translation" in result.stdout
+
+
+def number_flow(*conditions):
+    questions = [{"id": "people", "type": "number", "text": T}]
+    questions += [{"id": f"q{n}", "type": "text", "text": T, "when": when} for n, when in enumerate(conditions)]
+    return flow_with(*questions)
+
+
+def test_number_questions_branch_on_limits():
+    flow = parse_flow(number_flow({"all": [{"question": "people", "ge": 10}, {"question": "people", "le": 20}]}), "f")
+    assert flow.question("q0").applies({"people": 15}) and not flow.question("q0").applies({"people": 25})
+    assert not flow.question("q0").applies({})
+
+
+def test_number_comparison_problems():
+    found = problems(
+        number_flow(
+            {"all": [{"question": "people", "ge": 10}, {"question": "people", "lt": 5}]},
+            {"question": "people", "gt": "ten"},
+        )
+    )
+    assert (
+        "campaign.yaml: question 'q0': can never be asked: its condition needs 'people' to be both ≥ 10 and < 5"
+        in found
+    )
+    assert "campaign.yaml: question 'q1': when: 'gt' compares a number question with one number, such as 18" in found
+    choice = problems(
+        flow_with(
+            {"id": "kind", "type": "yesno", "text": T},
+            {"id": "q", "type": "text", "text": T, "when": {"question": "kind", "ge": 1}},
+        )
+    )
+    assert choice == [
+        "campaign.yaml: question 'q': when uses 'ge' on 'kind', a yesno question, so it never holds; "
+        "ge only works on number questions"
+    ]

@@ -350,7 +350,7 @@ def test_what_the_bot_cannot_do_is_a_problem_with_row_and_column():
                 {"type": "text", "name": "person", RU: "Кто?"},
                 {"type": "end repeat"},
                 {"type": "integer", "name": "age", RU: "Возраст", EN: "Age", "constraint": ". != 5"},
-                {"type": "text", "name": "notes", RU: "Заметки", EN: "Notes", "relevant": "${age} > 17"},
+                {"type": "text", "name": "notes", RU: "Заметки", EN: "Notes", "relevant": "${age} = 'x'"},
                 {"type": "text", "name": "more", RU: "Ещё", EN: "More", "relevant": "${place} = 'home' and"},
                 {"type": "select_one nolist", "name": "q2", RU: "В2", EN: "Q2"},
                 {"type": "text", "name": "Bad Name", RU: "Имя", EN: "Name", "appearance": "numbers"},
@@ -375,8 +375,8 @@ def test_what_the_bot_cannot_do_is_a_problem_with_row_and_column():
         "label is missing a translation",
         "forms.xlsx: row 8, column constraint: question 'age': constraint is not supported: "
         "write bounds such as . >= 1 and . <= 100",
-        "forms.xlsx: row 9, column relevant: question 'notes': relevant: comparing numbers (${age} > 17) "
-        "is not supported yet",
+        "forms.xlsx: row 9, column relevant: question 'notes': relevant: a number question is compared with "
+        ">, >=, < or <= and a number, not (${age} = x)",
         "forms.xlsx: row 10, column relevant: question 'more': cannot read relevant: "
         "expected a comparison such as ${name} = 'yes' at the end",
         "forms.xlsx: row 11, column type: question 'q2': the choices sheet has no list 'nolist'",
@@ -400,8 +400,7 @@ def test_what_the_bot_cannot_do_is_a_problem_with_row_and_column():
         ("${kind} = 'a", "cannot read relevant: a quote is not closed"),
         ("count-selected(${tags}) > 1", "cannot read relevant: the function count-selected() is not supported"),
         ("${kind} = ${size}", "cannot read relevant: compare a question, written ${name}, with a value"),
-        ("${size} = 3", "relevant: comparing numbers (${size} = 3) is not supported yet"),
-        ("${size} >= 3", "relevant: comparing numbers (${size} >= 3) is not supported yet"),
+        ("${size} = 3", "relevant: a number question is compared with >, >=, < or <= and a number, not (${size} = 3)"),
         ("${kind} < 'b'", "relevant: < only works on numbers, and 'kind' is not a number question"),
         ("${tags} = 'x'", "relevant: 'tags' is a select_multiple: test it with selected(${tags}, 'x')"),
         (
@@ -659,3 +658,28 @@ def test_a_group_only_lends_its_relevant():
         "forms.xlsx: row 3, column appearance: question 'g': appearance 'table-list' is not supported",
         "forms.xlsx: row 6, column relevant: question 'h': cannot read relevant: a quote is not closed",
     ]
+
+
+def test_numeric_comparisons_become_number_conditions_and_round_trip():
+    data = xlsx(
+        {
+            "survey": survey(
+                ("type", "name", RU, EN, "relevant"),
+                {"type": "integer", "name": "age", RU: "Возраст?", EN: "Age?"},
+                {
+                    "type": "text",
+                    "name": "school",
+                    RU: "Школа?",
+                    EN: "School?",
+                    "relevant": "${age} < 18 and ${age} >= 6",
+                },
+                {"type": "text", "name": "adult", RU: "Работа?", EN: "Work?", "relevant": "not(${age} <= 17.5)"},
+            ),
+            "settings": SETTINGS,
+        }
+    )
+    flow = read_xlsform(data, "forms.xlsx")
+    assert flow.question("school").when == AllOf((Compare("age", "lt", ("18",)), Compare("age", "ge", ("6",))))
+    assert flow.question("school").applies({"age": 12}) and not flow.question("school").applies({"age": 18})
+    assert flow.question("adult").applies({"age": 30}) and not flow.question("adult").applies({"age": 17})
+    assert read_xlsform(write_xlsform(flow), "again.xlsx") == flow

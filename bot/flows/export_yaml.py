@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from .model import AllOf, AnyOf, Compare, Condition, Flow, Not, Question
+from .model import NUMERIC_OPERATORS, AllOf, AnyOf, Compare, Condition, Flow, Not, Question
 
 DEFAULTS = {"required": None, "max_length": 2000, "max_files": 10, "countries": ("UZ", "KZ", "TM")}
 
@@ -53,6 +53,9 @@ def _question(question: Question) -> dict[str, Any]:
 
 
 def _condition(condition: Condition) -> dict[str, Any]:
+    if isinstance(condition, Compare) and condition.operator in NUMERIC_OPERATORS:
+        limit = float(condition.values[0])
+        return {"question": condition.question, condition.operator: int(limit) if limit.is_integer() else limit}
     if isinstance(condition, Compare):
         values = list(condition.values)
         value: Any = values if condition.operator == "in" or len(values) > 1 else values[0]

@@ -20,6 +20,7 @@ import yaml
 
 from .model import (
     NO,
+    NUMERIC_OPERATORS,
     OPTION_TYPES,
     YES,
     AllOf,
@@ -48,7 +49,7 @@ MAX_MESSAGE = 4096
 MAX_CALLBACK_DATA = 64
 """Telegram's limit for the data a button carries, in bytes."""
 DEFAULT_COUNTRIES = ("UZ", "KZ", "TM")
-COMPARE_OPERATORS = ("equals", "not_equals", "includes", "in")
+COMPARE_OPERATORS = ("equals", "not_equals", "includes", "in", *NUMERIC_OPERATORS)
 LOGICAL_OPERATORS = ("all", "any", "not")
 FLOW_KEYS = ("id", "version", "languages", "title", "questions")
 QUESTION_KEYS = (
@@ -465,6 +466,11 @@ class _Parser:
         if not all(isinstance(v, str | int | float | bool) for v in values):
             self.problem(f"when: '{operator}' takes option ids, not lists or mappings", label)
             return None
+        if operator in NUMERIC_OPERATORS and not (
+            len(values) == 1 and isinstance(values[0], int | float) and not isinstance(values[0], bool)
+        ):
+            self.problem(f"when: '{operator}' compares a number question with one number, such as 18", label)
+            return None
         return Compare(str(raw["question"]), operator, tuple(_option_value(v) for v in values))
 
     def check_question(self, question: Question) -> None:
@@ -621,7 +627,13 @@ class _Parser:
         """Unknown options, and operators that never (or always) hold on the target's type of answer."""
         sound = True
         allowed = _answer_ids(target)
-        for value in _compared_values(when, target.id):
+        option_values = [
+            value
+            for compare in _compares(when)
+            if compare.question == target.id and compare.operator not in NUMERIC_OPERATORS
+            for value in compare.values
+        ]
+        for value in dict.fromkeys(option_values):
             if allowed is not None and value not in allowed:
                 self.problem(f"when compares '{target.id}' with unknown option '{value}'", question.id)
                 sound = False
@@ -750,6 +762,10 @@ def _mentioned(condition: Condition, question_id: str) -> list[str]:
 def _operator_misuse(operator: str, target: Question) -> str | None:
     kind = target.type
     what = f"when uses '{operator}' on '{target.id}'"
+    if operator in NUMERIC_OPERATORS:
+        if kind is QuestionType.NUMBER:
+            return None
+        return f"{what}, a {kind.value} question, so it never holds; {operator} only works on number questions"
     if kind is QuestionType.INFO:
         return f"{what}, an info question, which leaves no answer, so it never holds"
     if kind is QuestionType.MULTI and operator in ("equals", "in"):
@@ -785,6 +801,8 @@ def _domain(question: Question, mentioned: list[str], asked: bool) -> list[Any] 
         values += [OTHER] if set(ids) - set(values) else []
     elif question.type is QuestionType.TEXT:
         values = [*mentioned, OTHER]
+    elif question.type is QuestionType.NUMBER:
+        values = _number_candidates(mentioned)
     elif question.type is QuestionType.MULTI:
         ids = [option.id for option in question.options]
         items: list[Any] = [value for value in mentioned if value in ids]
@@ -813,6 +831,8 @@ def _holds(condition: Condition, answers: Mapping[str, Any], kinds: Mapping[str,
     answer = answers.get(condition.question)
     if answer is None:
         return False
+    if condition.operator in NUMERIC_OPERATORS:
+        return isinstance(answer, float) and NUMERIC_OPERATORS[condition.operator](answer, float(condition.values[0]))
     is_list = kinds[condition.question] in (QuestionType.MULTI, QuestionType.ATTACHMENTS)
     if condition.operator == "includes":
         return isinstance(answer, frozenset) and any(value in answer for value in condition.values)
@@ -821,6 +841,25 @@ def _holds(condition: Condition, answers: Mapping[str, Any], kinds: Mapping[str,
     if condition.operator == "not_equals":
         return answer not in condition.values
     return answer in condition.values
+
+
+def _number_candidates(mentioned: list[str]) -> list[Any]:
+    """Answers that, between them, make every combination of comparisons with these limits come out as it
+    can: each limit, a little below and above it, and a point between neighbouring limits."""
+    limits = sorted({float(value) for value in mentioned if _is_number(value)})
+    if not limits:
+        return [OTHER]
+    points = {limits[0] - 1, limits[-1] + 1, *limits}
+    points.update((low + high) / 2 for low, high in itertools.pairwise(limits))
+    return sorted(points)
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _satisfiable(
@@ -887,6 +926,9 @@ def _describe(condition: Condition) -> str | None:
     compare = condition.part if isinstance(condition, Not) else condition
     if not isinstance(compare, Compare):
         return None
+    if compare.operator in NUMERIC_OPERATORS:
+        symbol = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤"}[compare.operator]
+        return f"{'not ' if negated else ''}be {symbol} {compare.values[0]}"
     values = ", ".join(f"'{value}'" for value in compare.values)
     several = len(compare.values) > 1
     if compare.operator == "not_equals":

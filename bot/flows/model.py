@@ -48,9 +48,19 @@ class Condition:
         raise NotImplementedError
 
 
+NUMERIC_OPERATORS = {
+    "gt": lambda answer, limit: answer > limit,
+    "ge": lambda answer, limit: answer >= limit,
+    "lt": lambda answer, limit: answer < limit,
+    "le": lambda answer, limit: answer <= limit,
+}
+"""Comparisons of a number answer with a limit (XLSForm's >, >=, <, <=)."""
+
+
 @dataclass(frozen=True)
 class Compare(Condition):
-    """`question` compared with `values`: equals, not_equals, includes (multi) or in."""
+    """`question` compared with `values`: equals, not_equals, includes (multi), in, or, for numbers,
+    gt/ge/lt/le with one limit (kept as text, like every value)."""
 
     question: str
     operator: str
@@ -58,6 +68,9 @@ class Compare(Condition):
 
     def holds(self, answers: Mapping[str, Any]) -> bool:
         answer = answers.get(self.question)
+        if self.operator in NUMERIC_OPERATORS:
+            is_number = isinstance(answer, int | float) and not isinstance(answer, bool)
+            return is_number and NUMERIC_OPERATORS[self.operator](answer, float(self.values[0]))
         if self.operator == "includes":
             return isinstance(answer, list) and any(value in answer for value in self.values)
         if self.operator == "not_equals":

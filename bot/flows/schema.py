@@ -24,7 +24,7 @@ from .loader import (
     MAX_TITLE,
     TYPE_KEYS,
 )
-from .model import QuestionType
+from .model import NUMERIC_OPERATORS, QuestionType
 from .regions import REGIONS
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -46,6 +46,10 @@ OPERATOR_DESCRIPTIONS = {
     "not_equals": "holds when the question was answered with something else; choice, yesno, text",
     "includes": "holds when a multi answer includes this option (or one of these options); multi only",
     "in": "holds when the answer is one of these options; choice, yesno, text",
+    "gt": "holds when a number answer is greater than this number; number only",
+    "ge": "holds when a number answer is this number or more; number only",
+    "lt": "holds when a number answer is less than this number; number only",
+    "le": "holds when a number answer is this number or less; number only",
 }
 
 
@@ -209,7 +213,10 @@ def flow_schema() -> dict[str, Any]:
                 "properties": {
                     "question": {"$ref": "#/$defs/id", "description": "The id of an earlier question."},
                     **{
-                        operator: {"$ref": "#/$defs/values", "description": OPERATOR_DESCRIPTIONS[operator]}
+                        operator: {
+                            **({"type": "number"} if operator in NUMERIC_OPERATORS else {"$ref": "#/$defs/values"}),
+                            "description": OPERATOR_DESCRIPTIONS[operator],
+                        }
                         for operator in COMPARE_OPERATORS
                     },
                 },

@@ -26,11 +26,13 @@ from openpyxl.utils import get_column_letter
 
 from ..xlsx import workbook_bytes
 from .loader import FlowError, Problem, parse_flow
-from .model import NO, YES, AllOf, AnyOf, Compare, Condition, Flow, Not, Question, QuestionType
+from .model import NO, NUMERIC_OPERATORS, YES, AllOf, AnyOf, Compare, Condition, Flow, Not, Question, QuestionType
 
 MAX_XLSX_BYTES = 5 * 1024 * 1024
 MAX_UNPACKED_BYTES = 50 * 1024 * 1024
 """An .xlsx is a zip archive: a small file could unpack into gigabytes of XML."""
+
+XLS_NUMERIC = {">": "gt", ">=": "ge", "<": "lt", "<=": "le"}
 
 LANGUAGE_NAMES = {
     "ru": "Russian",
@@ -696,9 +698,13 @@ class _Reader:
         qtype = self.kinds.get(question)
         if value == "" and not is_number and operator in ("=", "!="):
             return self.answered(question, qtype, operator == "!=")
+        if operator in XLS_NUMERIC and is_number and qtype in (QuestionType.NUMBER, None):
+            number = float(value)
+            return {"question": question, XLS_NUMERIC[operator]: int(number) if number.is_integer() else number}
         if qtype is QuestionType.NUMBER or operator not in ("=", "!="):
             raise _ExpressionError(
-                f"relevant: comparing numbers ({'${' + question + '}'} {operator} {value}) is not supported yet"
+                f"relevant: a number question is compared with >, >=, < or <= and a number, "
+                f"not ({'${' + question + '}'} {operator} {value})"
                 if qtype is QuestionType.NUMBER or qtype is None
                 else f"relevant: {operator} only works on numbers, and '{question}' is not a number question"
             )
@@ -1211,6 +1217,10 @@ def _expression(condition: Condition, nested: bool = False) -> str:
         question = "${" + condition.question + "}"
         if not condition.values:
             raise ValueError(f"a condition on '{condition.question}' compares with no value")
+        if condition.operator in NUMERIC_OPERATORS:
+            symbol = {code: symbol for symbol, code in XLS_NUMERIC.items()}[condition.operator]
+            limit = float(condition.values[0])
+            return f"{question} {symbol} {int(limit) if limit.is_integer() else limit}"
         if condition.operator == "includes":
             parts = [f"selected({question}, {_quote(value)})" for value in condition.values]
         else:
