@@ -4,9 +4,11 @@ so a stranger sending a flow file gets the neutral answer and nothing changes.""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from ..conversation import help_screen
@@ -145,7 +147,8 @@ async def on_flow_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         user.id, f"flow-{kind}:{flow_id}{':v' + version if version else ''}", None, runtime.now()
     )
     text, buttons = flows_overview(runtime, lang)
-    await query.edit_message_text(text, reply_markup=buttons)
+    with contextlib.suppress(BadRequest):  # "message is not modified": the press changed nothing
+        await query.edit_message_text(text, reply_markup=buttons)
     await query.answer()
 
 
