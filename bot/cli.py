@@ -350,11 +350,9 @@ def _flows_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _flows_schema(_settings: Settings, _args: argparse.Namespace) -> int:
-    import json
+    from .flows.schema import schema_text
 
-    from .flows.schema import flow_schema
-
-    print(json.dumps(flow_schema(), ensure_ascii=False, indent=2))
+    sys.stdout.write(schema_text())
     return 0
 
 

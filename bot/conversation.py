@@ -407,8 +407,8 @@ class Conversation:
         return Reply(messages=[help_screen(lang)])
 
     def _choose_language(self, session: Session, lang: str) -> Reply:
-        if lang not in LANGUAGES:
-            return Reply(toast="?")
+        if lang not in LANGUAGES:  # a button of a language that is no longer offered
+            return Reply(toast=render_problem(engine.Problem("stale"), session.language))
         session.lang = lang
         _ = gettext_for(lang)
         chosen = Screen(_("Language: {language}").format(language=LANGUAGE_NAMES[lang]))

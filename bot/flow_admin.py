@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -20,19 +19,18 @@ from .flows.model import Flow
 from .i18n import gettext_for
 
 DEFAULT_KEY = "default_flow"
-FLOW_FILE_SUFFIXES = (".yaml", ".yml", ".xlsx")
 MAX_FLOW_FILE = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True)
-class Upload:
+class FlowUpload:
     """A validated flow file waiting for an admin's decision."""
 
     raw: dict[str, Any]
     flow: Flow
 
 
-def read_flow_file(name: str, data: bytes) -> Upload:
+def read_flow_file(name: str, data: bytes) -> FlowUpload:
     """Parse and validate a .yaml or .xlsx flow file; FlowError lists every problem."""
     if len(data) > MAX_FLOW_FILE:
         raise FlowError([Problem(name, f"the file is larger than {MAX_FLOW_FILE // 1024 // 1024} MB")])
@@ -43,7 +41,7 @@ def read_flow_file(name: str, data: bytes) -> Upload:
     else:
         raw = read_flow_yaml(data, name)
     flow = parse_flow(raw, source=name)
-    return Upload(raw, flow)
+    return FlowUpload(raw, flow)
 
 
 class FlowAdmin:
@@ -71,7 +69,7 @@ class FlowAdmin:
             catalog.remember_hash(flow, item.content_hash)
         return cls(versions, records, catalog, today)
 
-    async def publish(self, upload: Upload, activate: bool = True) -> Flow:
+    async def publish(self, upload: FlowUpload, activate: bool = True) -> Flow:
         """Store the upload as the flow's next version, active at once unless `activate` is False.
         Conversations already begun keep the version they started with."""
         digest = content_hash(upload.raw)
@@ -125,7 +123,3 @@ def describe(flow: Flow, current: Flow | None, lang: str) -> str:
         lines.append(_("new questions: {list}").format(list=", ".join(sorted(after - before)) or "—"))
         lines.append(_("removed questions: {list}").format(list=", ".join(sorted(before - after)) or "—"))
     return "\n".join(lines)
-
-
-def is_flow_file(name: str | None) -> bool:
-    return bool(name) and Path(name).suffix.lower() in FLOW_FILE_SUFFIXES

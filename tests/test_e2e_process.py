@@ -12,26 +12,37 @@ from .fakebotapi import FakeBotAPI, FakeUser
 from .harness import STAFF_CHAT, Reporter
 
 
+async def start_tipbot_run(api: FakeBotAPI, tmp_path, settings: dict[str, str]) -> asyncio.subprocess.Process:
+    """`tipbot run` as its own process, talking to the fake Bot API, with the given extra settings."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TIPBOT_DATA_DIR": str(tmp_path / "data"),
+        "TIPBOT_TOKEN": FakeBotAPI.token,
+        "TIPBOT_API_BASE_URL": api.base_url,
+        "TIPBOT_API_FILE_URL": api.base_file_url,
+        **settings,
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 async def test_tipbot_run_serves_reporters_and_stops_cleanly(tmp_path):
     async with FakeBotAPI() as api:
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "TIPBOT_DATA_DIR": str(tmp_path / "data"),
-            "TIPBOT_TOKEN": FakeBotAPI.token,
-            "TIPBOT_API_BASE_URL": api.base_url,
-            "TIPBOT_API_FILE_URL": api.base_file_url,
-            "TIPBOT_STAFF_CHAT_IDS": str(STAFF_CHAT),
-        }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            env=env,
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        process = await start_tipbot_run(
+            api,
+            tmp_path,
+            {
+                "TIPBOT_STAFF_CHAT_IDS": str(STAFF_CHAT),
+            },
         )
         try:
             reporter = Reporter(api, FakeUser(id=7300001, first_name="Saule", language_code="kk"))
@@ -74,26 +85,14 @@ async def test_tipbot_run_with_a_webhook_url_takes_updates_by_webhook(tmp_path):
 
     port = free_port()
     async with FakeBotAPI() as api:
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "TIPBOT_DATA_DIR": str(tmp_path / "data"),
-            "TIPBOT_TOKEN": FakeBotAPI.token,
-            "TIPBOT_API_BASE_URL": api.base_url,
-            "TIPBOT_API_FILE_URL": api.base_file_url,
-            "TIPBOT_WEBHOOK_URL": "https://tips.example.org/telegram",
-            "TIPBOT_WEBHOOK_SECRET": "webhook-secret-123",
-            "TIPBOT_PORT": str(port),
-        }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            env=env,
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        process = await start_tipbot_run(
+            api,
+            tmp_path,
+            {
+                "TIPBOT_WEBHOOK_URL": "https://tips.example.org/telegram",
+                "TIPBOT_WEBHOOK_SECRET": "webhook-secret-123",
+                "TIPBOT_PORT": str(port),
+            },
         )
         try:
             await api.wait_until(lambda: bool(api.calls_to("setWebhook")), timeout=30)

@@ -55,9 +55,13 @@ class Digester:
 
     async def send(self, chat_ids: list[int], today: date) -> DigestReport:
         report = DigestReport()
+        expiring = await self.repository.expiring_on(
+            cutoff(today, self.retention_days) + timedelta(days=NOTICE_DAYS - 1)
+        )
+        recent = await self.repository.tips_since(today - timedelta(days=CHART_DAYS - 1), files=False)
         for chat_id in chat_ids:
             try:
-                report.delivered[chat_id] = await self._send_to_chat(chat_id, today)
+                report.delivered[chat_id] = await self._send_to_chat(chat_id, today, expiring, recent)
             except TelegramError as error:
                 log.warning("digest to a staff chat stopped (%s); the rest is sent next time", type(error).__name__)
                 report.failed_chats.append(chat_id)
@@ -65,19 +69,16 @@ class Digester:
         log.info("digest: %d tip(s) completed for all staff chats", report.digested)
         return report
 
-    async def _send_to_chat(self, chat_id: int, today: date) -> int:
+    async def _send_to_chat(self, chat_id: int, today: date, expiring: list[StoredTip], recent: list[StoredTip]) -> int:
+        """`expiring` and `recent` (for the chart) are read once per run, for all chats."""
         lang = await self.records.staff_language(chat_id) or self.default_language
         tips = await self.repository.tips_pending_for(chat_id)
-        expiring = await self.repository.expiring_on(
-            cutoff(today, self.retention_days) + timedelta(days=NOTICE_DAYS - 1)
-        )
         notice = retention_notice(expiring, lang, self.retention_days)
         if not tips:
             await self._message(chat_id, no_new_tips(lang) + (f"\n\n{notice}" if notice else ""))
             return 0
-        digest = build_digest(tips, self.flows, lang, today)
+        digest = await asyncio.to_thread(build_digest, tips, self.flows, lang, today)  # CPU: off the event loop
         await self._message(chat_id, digest.header + (f"\n\n{notice}" if notice else ""))
-        recent = await self.repository.tips_since(today - timedelta(days=CHART_DAYS - 1), files=False)
         chart = await asyncio.to_thread(render_chart, recent, self.flows, lang, today, CHART_DAYS)
         await send_reliably(
             lambda: self.bot.send_photo(chat_id, InputFile(chart, filename="chart.png")), pause=self.pause

@@ -4,6 +4,7 @@ so a stranger sending a flow file gets the neutral answer and nothing changes.""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
 
@@ -12,7 +13,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from ..conversation import help_screen
-from ..flow_admin import Upload, describe, read_flow_file
+from ..flow_admin import FlowUpload, describe, read_flow_file
 from ..flows.loader import FlowError
 from ..i18n import LANGUAGE_NAMES, gettext_for, match_language
 from ..runtime import Runtime
@@ -46,7 +47,7 @@ async def _is_admin(runtime: Runtime, update: Update) -> bool:
     return user is not None and chat is not None and chat.type == chat.PRIVATE and await runtime.is_admin(user.id)
 
 
-def _pending(context: ContextTypes.DEFAULT_TYPE) -> dict[str, tuple[int, Upload]]:
+def _pending(context: ContextTypes.DEFAULT_TYPE) -> dict[str, tuple[int, FlowUpload]]:
     """Uploaded drafts waiting for Preview / Publish / Discard, in memory only."""
     return context.application.bot_data.setdefault(PENDING_KEY, {})
 
@@ -62,7 +63,7 @@ async def on_flow_file(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     _ = gettext_for(lang)
     data = bytes(await (await document.get_file()).download_as_bytearray())
     try:
-        upload = read_flow_file(document.file_name or "flow.yaml", data)
+        upload = await asyncio.to_thread(read_flow_file, document.file_name or "flow.yaml", data)
     except FlowError as error:
         problems = "\n".join(f"• {problem}" for problem in error.problems[:40])
         more = len(error.problems) - 40
