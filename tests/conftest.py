@@ -3,7 +3,9 @@ settings pointing at a temporary data dir, and a Runtime."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -15,7 +17,9 @@ from bot.runtime import Runtime
 from storage.database import create_engine
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_URL = os.environ.get("TIPBOT_TEST_DATABASE_URL")
+SERVER_URL = os.environ.get("TIPBOT_TEST_DATABASE_URL")
+"""A PostgreSQL server to test against; this run works in a database of its own created there."""
+POSTGRES_URL = f"{SERVER_URL.rsplit('/', 1)[0]}/tipbot_test_{os.getpid()}_{secrets.token_hex(4)}" if SERVER_URL else None
 
 # The sanitizer sandbox starts spawned children: they must import the project like this process does.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
@@ -26,6 +30,24 @@ if str(ROOT) not in sys.path:
 for name in list(os.environ):
     if name.startswith("TIPBOT_") and name != "TIPBOT_TEST_DATABASE_URL":
         del os.environ[name]
+
+
+async def _on_server(statement: str) -> None:
+    engine = create_engine(SERVER_URL).execution_options(isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        await connection.execute(text(statement))
+    await engine.dispose()
+
+
+def pytest_configure(config) -> None:
+    """Another test run (a colleague's, CI's) may use the server at the same time: never touch its database."""
+    if POSTGRES_URL:
+        asyncio.run(_on_server(f'CREATE DATABASE "{POSTGRES_URL.rsplit("/", 1)[1]}"'))
+
+
+def pytest_unconfigure(config) -> None:
+    if POSTGRES_URL:
+        asyncio.run(_on_server(f'DROP DATABASE IF EXISTS "{POSTGRES_URL.rsplit("/", 1)[1]}" WITH (FORCE)'))
 
 
 async def reset_postgres(url: str) -> None:
