@@ -180,7 +180,7 @@ class AuditEntry(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     staff_id: Mapped[int] = mapped_column(BigInteger)
-    action: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(Text)
     tip_id: Mapped[str | None] = mapped_column(ForeignKey("tips.id", ondelete="SET NULL"), index=True)
     at: Mapped[datetime] = mapped_column(DateTime)
 
