@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+import tracemalloc
+
 import pytest
 import yaml
 
-from bot.flows.loader import FlowError, load_default_flows, parse_flow
+from bot.flow_admin import read_flow_file
+from bot.flows.loader import DEFAULT_FLOW_DIR, FlowError, load_default_flows, parse_flow, read_flow_yaml
 from bot.flows.model import QuestionType
 
 from .cli import ROOT, tipbot
@@ -164,3 +168,75 @@ def test_number_comparison_problems():
         "campaign.yaml: question 'q': when uses 'ge' on 'kind', a yesno question, so it never holds; "
         "ge only works on number questions"
     ]
+
+
+BILLION_LAUGHS = b"""\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+NO_ALIASES = "anchors and aliases (&name, *name) are not allowed in a flow file: write each part out in full"
+
+
+def yaml_problems(data: bytes) -> list[str]:
+    with pytest.raises(FlowError) as caught:
+        read_flow_file("upload.yaml", data)
+    return [str(problem) for problem in caught.value.problems]
+
+
+def test_an_alias_bomb_is_refused_before_it_expands():
+    tracemalloc.start()
+    started = time.perf_counter()
+    found = yaml_problems(BILLION_LAUGHS)
+    took = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert found == [f"upload.yaml: YAML syntax error at line 1, column 4: {NO_ALIASES}"]
+    assert took < 0.5 and peak < 2_000_000
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"title: &t {en: T}\nother: *t\n", f"line 1, column 8: {NO_ALIASES}"),
+        (b"title: {en: T}\nother: *t\n", f"line 2, column 8: {NO_ALIASES}"),
+        (
+            b"title: {<<: {en: T}, ru: R}\n",
+            "line 1, column 9: '<<' merge keys are not allowed in a flow file: write the keys out",
+        ),
+        (
+            b"title: !!binary aGk=\n",
+            "line 1, column 8: the tag !!binary is not allowed in a flow file: use plain texts, numbers and lists",
+        ),
+        (
+            b"questions: !!set {a, b}\n",
+            "line 1, column 12: the tag !!set is not allowed in a flow file: use plain texts, numbers and lists",
+        ),
+        (b"? [a, b]\n: c\n", "line 1, column 3: a key must be a plain text, not a list or a block"),
+        (b"[" * 10_000 + b"]" * 10_000, "line 1, column 51: lists and blocks are nested more than 50 levels deep"),
+    ],
+)
+def test_yaml_beyond_plain_data_is_refused_with_its_line(content, message):
+    assert yaml_problems(content) == [f"upload.yaml: YAML syntax error at {message}"]
+
+
+def test_a_flow_without_aliases_still_loads_and_a_bom_is_fine():
+    shipped = (DEFAULT_FLOW_DIR / "forced_labour.yaml").read_bytes()
+    upload = read_flow_file("forced_labour.yaml", b"\xef\xbb\xbf" + shipped)
+    assert upload.flow == load_default_flows()[0]
+    assert read_flow_yaml("id: x\nday: 2026-09-01\nwho: !!str 5\n", "x.yaml")["who"] == "5"
+
+
+def test_cli_validate_refuses_an_alias_bomb_without_a_traceback(tmp_path):
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_bytes(BILLION_LAUGHS)
+    result = tipbot("flows", "validate", str(bomb), cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"{bomb}: YAML syntax error at line 1, column 4: {NO_ALIASES}" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr

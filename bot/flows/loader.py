@@ -48,6 +48,13 @@ MAX_MESSAGE = 4096
 """Telegram's limit for one message, counted in UTF-16 units (most emoji count as two)."""
 MAX_CALLBACK_DATA = 64
 """Telegram's limit for the data a button carries, in bytes."""
+MAX_YAML_DEPTH = 50
+"""Lists and blocks inside each other; a flow needs about ten, PyYAML's recursion breaks at a few hundred."""
+NO_ALIASES = "anchors and aliases (&name, *name) are not allowed in a flow file: write each part out in full"
+PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map")
+)
+"""What a flow file is made of; binary, sets, ordered maps and custom tags are refused before they are built."""
 DEFAULT_COUNTRIES = ("UZ", "KZ", "TM")
 COMPARE_OPERATORS = ("equals", "not_equals", "includes", "in", *NUMERIC_OPERATORS)
 LOGICAL_OPERATORS = ("all", "any", "not")
@@ -139,8 +146,9 @@ def load_default_flows() -> list[Flow]:
 
 
 def read_flow_yaml(data: bytes | str, source: str) -> Any:
-    """Parse a YAML flow file; a syntax error, a repeated key or a non-UTF-8 file raise a FlowError whose
-    message names the line and column (counted from 1, as editors do)."""
+    """Parse a YAML flow file; a syntax error, a repeated key, an anchor, alias or merge key, a tag other than
+    plain data, too deep nesting or a non-UTF-8 file raise a FlowError whose message names the line and column
+    (counted from 1, as editors do)."""
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8-sig")
@@ -155,19 +163,61 @@ def read_flow_yaml(data: bytes | str, source: str) -> Any:
 
 
 class _FlowYamlLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (PyYAML would silently keep the last)."""
+    """SafeLoader for files from admins' uploads. While composing it refuses anchors and aliases: a few hundred
+    bytes of aliases expand to gigabytes when built ("billion laughs"), and a flow needs none. The composed
+    nodes are then checked (no merge keys, plain data only, text keys) before any Python object is built, and
+    a key given twice in one mapping is refused (PyYAML would silently keep the last)."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _refusal(NO_ALIASES, event)
+        if self.depth >= MAX_YAML_DEPTH:
+            raise _refusal(f"lists and blocks are nested more than {MAX_YAML_DEPTH} levels deep", event)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def compose_document(self) -> yaml.Node:
+        node = super().compose_document()
+        _check_nodes(node)
+        return node
+
+
+def _refusal(message: str, at: yaml.Event | yaml.Node) -> yaml.composer.ComposerError:
+    return yaml.composer.ComposerError(None, None, message, at.start_mark)
+
+
+def _check_nodes(root: yaml.Node) -> None:
+    """Every node is plain data and every key a text, so building the document cannot do anything surprising."""
+    waiting = [root]
+    while waiting:
+        node = waiting.pop()
+        if node.tag == "tag:yaml.org,2002:merge":
+            raise _refusal("'<<' merge keys are not allowed in a flow file: write the keys out", node)
+        if node.tag not in PLAIN_TAGS:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise _refusal(f"the tag {tag} is not allowed in a flow file: use plain texts, numbers and lists", node)
+        if isinstance(node, yaml.MappingNode):
+            for key, _value in node.value:
+                if not isinstance(key, yaml.ScalarNode):
+                    raise _refusal("a key must be a plain text, not a list or a block", key)
+            waiting.extend(item for pair in reversed(node.value) for item in reversed(pair))
+        elif isinstance(node, yaml.SequenceNode):
+            waiting.extend(reversed(node.value))
 
 
 def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     first: dict[Any, int] = {}
     for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue
         key = loader.construct_object(key_node, deep=True)
-        try:
-            line = first.get(key)
-        except TypeError:
-            continue
+        line = first.get(key)
         if line is not None:
             raise yaml.constructor.ConstructorError(
                 None,
