@@ -14,7 +14,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def create_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)  # values never reach error texts or logs
     if engine.dialect.name == "sqlite":
         _prepare_sqlite_file(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
