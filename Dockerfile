@@ -2,9 +2,10 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    TIPBOT_DATA_DIR=/data
+    TIPBOT_DATA_DIR=/data \
+    TIPBOT_LISTEN=0.0.0.0
 
-RUN useradd --create-home --uid 10001 tipbot && mkdir /data && chown tipbot /data
+RUN useradd --create-home --uid 10001 tipbot && install -d -m 0700 -o tipbot /data
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot

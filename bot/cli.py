@@ -11,7 +11,7 @@ from pathlib import Path
 from .config import ConfigError, Settings, load_settings
 from .i18n import LANGUAGES
 from .logs import configure_logging
-from .privacy.keys import SecretKeyError
+from .privacy.keys import SecretKeyError, load_secret, load_webhook_secret
 
 NO_TOKEN_NOTE = """\
 TIPBOT_TOKEN is not set, so the questionnaire starts here in the terminal (`tipbot try`).
@@ -100,24 +100,29 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
+    """Polling, or a webhook server on TIPBOT_LISTEN (behind a reverse proxy) that takes only requests
+    carrying the secret token registered with Telegram: PTB answers any other with 403 and drops it."""
     if settings.token is None:
         print(NO_TOKEN_NOTE, file=sys.stderr)
         return _try(settings, argparse.Namespace(lang=None))
     from .telegram.app import ALLOWED_UPDATES, build_application
 
-    application = build_application(settings)
-    if settings.webhook_url:
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        application.run_webhook(
-            listen="0.0.0.0",
-            port=settings.port,
-            url_path="telegram",
-            webhook_url=settings.webhook_url,
-            secret_token=secret,
-            allowed_updates=ALLOWED_UPDATES,
-        )
-    else:
-        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    load_secret(key, settings.data_dir)  # an unsafe key file stops the start with one line, before going online
+    if not settings.webhook_url:
+        build_application(settings).run_polling(allowed_updates=ALLOWED_UPDATES)
+        return 0
+    configured = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    secret = load_webhook_secret(configured, settings.data_dir)
+    configure_logging(settings.log_level, (settings.token.get_secret_value(), secret))
+    build_application(settings).run_webhook(
+        listen=settings.listen,
+        port=settings.port,
+        url_path="telegram",
+        webhook_url=settings.webhook_url,
+        secret_token=secret,
+        allowed_updates=ALLOWED_UPDATES,
+    )
     return 0
 
 

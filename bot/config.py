@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .i18n import LANGUAGES
+from .privacy.keys import WEBHOOK_SECRET_PATTERN
 
 TELEGRAM_API = "https://api.telegram.org/bot"
 TELEGRAM_FILE_API = "https://api.telegram.org/file/bot"
@@ -49,6 +51,7 @@ class Settings(BaseSettings):
     voice_pitch_shift: bool = True
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    listen: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     max_file_mb: int = Field(20, ge=1, le=2000)
     retention_days: int = Field(90, ge=8, le=3650)
@@ -60,6 +63,22 @@ class Settings(BaseSettings):
     @classmethod
     def _split_keys(cls, value: object) -> object:
         return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not WEBHOOK_SECRET_PATTERN.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 1 to 256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
+    @field_validator("listen")
+    @classmethod
+    def _ip_address(cls, value: str) -> str:
+        """An address, not a name: the webhook server binds exactly where it is told."""
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError as error:
+            raise ValueError(f"'{value}' is not an IP address (e.g. 127.0.0.1, or 0.0.0.0 for all)") from error
 
     @field_validator("timezone")
     @classmethod

@@ -22,9 +22,16 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 def _prepare_sqlite_file(url: str) -> None:
+    """A new folder for the database (the data dir by default, beside the secret key) is for the bot's user
+    alone, mode 0700 whatever the umask; an existing folder is left as it is."""
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(path).parent
+        try:
+            folder.mkdir(mode=0o700, parents=True)
+        except FileExistsError:
+            return
+        folder.chmod(0o700)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -41,6 +41,11 @@ def test_values_from_environment_and_env_file(tmp_path, monkeypatch):
             "de",
             "invalid setting TIPBOT_STAFF_LANGUAGE: must be one of ru, uz, kk, en",
         ),
+        ("TIPBOT_LISTEN", "localhost", "invalid setting TIPBOT_LISTEN: 'localhost' is not an IP address"),
+        ("TIPBOT_LISTEN", "", "invalid setting TIPBOT_LISTEN: '' is not an IP address"),
+        ("TIPBOT_WEBHOOK_SECRET", "has spaces", "invalid setting TIPBOT_WEBHOOK_SECRET: must be 1 to 256 characters"),
+        ("TIPBOT_WEBHOOK_SECRET", "", "invalid setting TIPBOT_WEBHOOK_SECRET: must be 1 to 256 characters"),
+        ("TIPBOT_WEBHOOK_SECRET", "x" * 257, "invalid setting TIPBOT_WEBHOOK_SECRET: must be 1 to 256 characters"),
     ],
 )
 def test_bad_values_name_the_setting(tmp_path, monkeypatch, variable, value, expected):
@@ -63,9 +68,16 @@ def test_short_secret_key_is_refused(tmp_path):
     assert result.returncode == 2 and "TIPBOT_SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_generated_secret_key_is_private_and_stable(tmp_path):
-    from bot.privacy.keys import load_secret
+def test_webhook_listens_on_loopback_unless_told(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().listen == "127.0.0.1"
+    monkeypatch.setenv("TIPBOT_LISTEN", " :: ")
+    monkeypatch.setenv("TIPBOT_WEBHOOK_SECRET", "A-z_09" * 40)
+    settings = load_settings()
+    assert settings.listen == "::" and len(settings.webhook_secret.get_secret_value()) == 240
 
-    first = load_secret(None, tmp_path / "data")
-    assert (tmp_path / "data" / "secret.key").stat().st_mode & 0o777 == 0o600
-    assert load_secret(None, tmp_path / "data") == first and len(first) >= 32
+
+def test_cli_names_a_bad_webhook_secret_without_showing_it(tmp_path):
+    result = tipbot("run", cwd=tmp_path, env={"TIPBOT_WEBHOOK_SECRET": "s3cret with spaces"})
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert "TIPBOT_WEBHOOK_SECRET" in result.stderr and "s3cret" not in result.stderr
