@@ -1,5 +1,6 @@
 """Questionnaire versions for admins, independent of Telegram: load them at start (the shipped default on the
-very first start), read uploaded files, publish, roll back, choose the default, and describe a draft."""
+very first start), read uploaded files, publish, roll back, choose the default, and describe a draft. A change
+made by an admin takes its audit record, stored in the same transaction as the change."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import yaml
 
 from storage.flow_versions import FlowVersions
+from storage.repository import AuditRecord
 from storage.staff_records import StaffRecords
 
 from .flows.catalog import FlowCatalog, content_hash
@@ -69,37 +71,37 @@ class FlowAdmin:
             catalog.remember_hash(flow, item.content_hash)
         return cls(versions, records, catalog, today)
 
-    async def publish(self, upload: FlowUpload, activate: bool = True) -> Flow:
+    async def publish(self, upload: FlowUpload, activate: bool = True, audit: AuditRecord | None = None) -> Flow:
         """Store the upload as the flow's next version, active at once unless `activate` is False.
-        Conversations already begun keep the version they started with."""
+        Conversations already begun keep the version they started with. The audit action gets `:v<version>`."""
         digest = content_hash(upload.raw)
-        version = await self.versions.add(upload.flow.id, upload.raw, digest, self.today(), activate=activate)
+        version = await self.versions.add(upload.flow.id, upload.raw, digest, self.today(), activate, audit)
         flow = parse_flow({**upload.raw, "version": version}, source=f"{upload.flow.id} v{version}")
         self.catalog.add(flow, digest, active=activate)
         if activate and self.catalog.default_id is None:
             await self.set_default(flow.id)
         return flow
 
-    async def activate(self, flow_id: str, version: int) -> bool:
+    async def activate(self, flow_id: str, version: int, audit: AuditRecord | None = None) -> bool:
         """Make an imported or earlier version the active one (publish it, or roll back to it)."""
-        if self.catalog.get(flow_id, version) is None or not await self.versions.activate(flow_id, version):
+        if self.catalog.get(flow_id, version) is None or not await self.versions.activate(flow_id, version, audit):
             return False
         self.catalog.activate(flow_id, version)
         return True
 
-    async def deactivate(self, flow_id: str) -> bool:
+    async def deactivate(self, flow_id: str, audit: AuditRecord | None = None) -> bool:
         """Retire a flow; the last active one cannot go (reporters need a questionnaire)."""
         others = [flow for flow in self.catalog.active_flows() if flow.id != flow_id]
         if not others or len(others) == len(self.catalog.active_flows()):
             return False
-        await self.versions.deactivate(flow_id)
+        await self.versions.deactivate(flow_id, audit)
         self.catalog.deactivate(flow_id)
         if self.catalog.default_id == flow_id:
             await self.set_default(others[0].id)
         return True
 
-    async def set_default(self, flow_id: str) -> None:
-        await self.records.set_state(DEFAULT_KEY, flow_id)
+    async def set_default(self, flow_id: str, audit: AuditRecord | None = None) -> None:
+        await self.records.set_state(DEFAULT_KEY, flow_id, audit)
         self.catalog.set_default(flow_id)
 
 

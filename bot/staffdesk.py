@@ -1,6 +1,7 @@
 """What staff can do with tips, independent of Telegram: look at them, set their status, keep them past
 retention, write notes, write to the reporter, export and count. Every action is written to the audit log
-(staff id, action, tip id, time: never reporter data). Authorisation is the caller's job: the Telegram
+(staff id, action, tip id, time: never reporter data): a change in the same transaction as its audit row, a
+look before it is shown, so nothing happens unaudited. Authorisation is the caller's job: the Telegram
 handlers check it on every call before they come here."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from storage.repository import OPEN_STATUSES, STATUSES, StoredFile
+from storage.repository import OPEN_STATUSES, STATUSES, AuditRecord, StoredFile
 
 from .digest.build import country_of, render_tip
 from .digest.charts import render_chart
@@ -42,7 +43,12 @@ class StaffDesk:
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
 
+    def _record(self, staff_id: int, action: str, tip_id: str) -> AuditRecord:
+        """The audit row a change carries into its own transaction."""
+        return AuditRecord(staff_id, action, tip_id, datetime.now(self.runtime.settings.tz))
+
     async def _audit(self, staff_id: int, action: str, tip_id: str | None = None) -> None:
+        """For actions that only read: the row is written before anything is read."""
         now = datetime.now(self.runtime.settings.tz)
         await self.runtime.repository.audit(staff_id, action, tip_id, now)
 
@@ -60,9 +66,10 @@ class StaffDesk:
         if isinstance(tip_id, DeskAnswer):
             return tip_id
         _ = gettext_for(lang)
-        tip = await self.runtime.repository.get_tip(tip_id)
-        assert tip is not None
         await self._audit(staff_id, "view", tip_id)
+        tip = await self.runtime.repository.get_tip(tip_id)
+        if tip is None:  # deleted meanwhile, or it does not decrypt
+            return DeskAnswer([_("No report {id}.").format(id=prefix.strip()[:32])])
         lines = [render_tip(tip, self.runtime.flows.get(tip.flow_id, tip.flow_version), lang), ""]
         lines.append(_("Status: {status}").format(status=_(STATUS_NAMES[tip.status])))
         if tip.keep:
@@ -85,8 +92,8 @@ class StaffDesk:
         statuses = {"new": ("new",), "open": OPEN_STATUSES, "all": None}.get(which or "open", "?")
         if statuses == "?":
             return DeskAnswer([_("Use: /tips new, /tips open or /tips all")])
-        tips = await self.runtime.repository.list_tips(statuses, LIST_LIMIT)  # type: ignore[arg-type]
         await self._audit(staff_id, "list")
+        tips = await self.runtime.repository.list_tips(statuses, LIST_LIMIT)  # type: ignore[arg-type]
         if not tips:
             return DeskAnswer([_("No reports.")])
         lines = []
@@ -104,8 +111,7 @@ class StaffDesk:
         tip_id = await self._resolve(prefix, lang)
         if isinstance(tip_id, DeskAnswer):
             return tip_id
-        await self.runtime.repository.set_status(tip_id, status)
-        await self._audit(staff_id, f"status:{status}", tip_id)
+        await self.runtime.repository.set_status(tip_id, status, self._record(staff_id, f"status:{status}", tip_id))
         return DeskAnswer([_("Report {id} is now: {status}").format(id=tip_id[:8], status=_(STATUS_NAMES[status]))])
 
     async def keep(self, staff_id: int, prefix: str, keep: bool, lang: str) -> DeskAnswer:
@@ -113,8 +119,8 @@ class StaffDesk:
         tip_id = await self._resolve(prefix, lang)
         if isinstance(tip_id, DeskAnswer):
             return tip_id
-        await self.runtime.repository.set_keep(tip_id, keep)
-        await self._audit(staff_id, "keep" if keep else "unkeep", tip_id)
+        audit = self._record(staff_id, "keep" if keep else "unkeep", tip_id)
+        await self.runtime.repository.set_keep(tip_id, keep, audit)
         if keep:
             return DeskAnswer([_("Report {id} is kept beyond the retention period.").format(id=tip_id[:8])])
         return DeskAnswer(
@@ -128,8 +134,8 @@ class StaffDesk:
         tip_id = await self._resolve(prefix, lang)
         if isinstance(tip_id, DeskAnswer):
             return tip_id
-        await self.runtime.records.add_note(tip_id, staff_id, text.strip(), self.runtime.today())
-        await self._audit(staff_id, "note", tip_id)
+        audit = self._record(staff_id, "note", tip_id)
+        await self.runtime.records.add_note(tip_id, staff_id, text.strip(), self.runtime.today(), audit)
         return DeskAnswer([_("Note added to report {id}.").format(id=tip_id[:8])])
 
     async def reply(self, staff_id: int, prefix: str, text: str, lang: str) -> DeskAnswer:
@@ -139,8 +145,8 @@ class StaffDesk:
         tip_id = await self._resolve(prefix, lang)
         if isinstance(tip_id, DeskAnswer):
             return tip_id
-        await self.runtime.records.add_exchange(tip_id, "staff", text.strip(), self.runtime.today())
-        await self._audit(staff_id, "reply", tip_id)
+        audit = self._record(staff_id, "reply", tip_id)
+        await self.runtime.records.add_exchange(tip_id, "staff", text.strip(), self.runtime.today(), audit=audit)
         return DeskAnswer(
             [
                 _(
@@ -158,8 +164,8 @@ class StaffDesk:
                 start = parse_period(since.strip(), today).start
             except DateError:
                 return DeskAnswer([_("Use: /export or /export since 01.09.2026")])
-        tips = await self.runtime.repository.tips_since(start, files=False)
         await self._audit(staff_id, "export")
+        tips = await self.runtime.repository.tips_since(start, files=False)
         if not tips:
             return DeskAnswer([_("No reports.")])
         flows = self.runtime.flows
@@ -172,8 +178,8 @@ class StaffDesk:
     async def stats(self, staff_id: int, lang: str) -> DeskAnswer:
         _ = gettext_for(lang)
         repository, flows, today = self.runtime.repository, self.runtime.flows, self.runtime.today()
-        tips = await repository.list_tips(None, limit=1_000_000)
         await self._audit(staff_id, "stats")
+        tips = await repository.list_tips(None, limit=1_000_000)
         statuses = Counter(tip.status for tip in tips)
         countries = Counter(country_of(tip, flows, lang) or "—" for tip in tips)
         lines = [

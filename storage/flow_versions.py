@@ -1,9 +1,10 @@
-"""SQL for questionnaire versions: every version ever published is kept, at most one per flow is active."""
+"""SQL for questionnaire versions: every version ever published is kept, at most one per flow is active.
+An admin's change is written with its audit row in one transaction."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from .models import FlowVersion
+from .repository import AuditRecord, add_audit
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,17 @@ class FlowVersions:
                 for r in rows
             ]
 
-    async def add(self, flow_id: str, content: dict[str, Any], content_hash: str, day: date, activate: bool) -> int:
-        """Store a new version (the next number for this flow) and return its number."""
+    async def add(
+        self,
+        flow_id: str,
+        content: dict[str, Any],
+        content_hash: str,
+        day: date,
+        activate: bool,
+        audit: AuditRecord | None = None,
+    ) -> int:
+        """Store a new version (the next number for this flow) and return its number. The audit action gets the
+        number too (`flow-publish:<id>` is written as `flow-publish:<id>:v<number>`)."""
         async with self._sessions.begin() as session:
             latest = await session.execute(select(func.max(FlowVersion.version)).where(FlowVersion.flow_id == flow_id))
             version = (latest.scalar_one() or 0) + 1
@@ -55,9 +66,10 @@ class FlowVersions:
                     created_on=day,
                 )
             )
+            add_audit(session, audit and replace(audit, action=f"{audit.action}:v{version}"))
             return version
 
-    async def activate(self, flow_id: str, version: int) -> bool:
+    async def activate(self, flow_id: str, version: int, audit: AuditRecord | None = None) -> bool:
         """Make `version` the active one of its flow; False if there is no such version."""
         async with self._sessions.begin() as session:
             if await session.get(FlowVersion, (flow_id, version)) is None:
@@ -68,8 +80,10 @@ class FlowVersions:
                 .where(FlowVersion.flow_id == flow_id, FlowVersion.version == version)
                 .values(active=True)
             )
+            add_audit(session, audit)
             return True
 
-    async def deactivate(self, flow_id: str) -> None:
+    async def deactivate(self, flow_id: str, audit: AuditRecord | None = None) -> None:
         async with self._sessions.begin() as session:
             await session.execute(update(FlowVersion).where(FlowVersion.flow_id == flow_id).values(active=False))
+            add_audit(session, audit)

@@ -3,18 +3,22 @@ so nothing above it handles ciphertext and nothing below it sees plaintext."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import secrets
+import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.privacy.clean import file_kind
-from bot.privacy.crypto import Cipher
+from bot.privacy.crypto import Cipher, DecryptionError
 
-from .models import Attachment, AuditEntry, DeliveredPart, Delivery, Draft, DraftFile, Tip
+from .models import Attachment, AuditEntry, DeliveredPart, Delivery, Draft, DraftFile, Exchange, Note, StateValue, Tip
 
 
 @dataclass(frozen=True)
@@ -58,8 +62,48 @@ class NewTip:
     flow_hash: str | None = None
 
 
+log = logging.getLogger(__name__)
+
+
 def random_id() -> str:
     return secrets.token_hex(16)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """A line of the audit log: who among staff did what, to which tip, when (never reporter data). Methods
+    that change something take one and write it in their own transaction: both are stored, or neither."""
+
+    staff_id: int
+    action: str
+    tip_id: str | None
+    at: datetime
+
+
+def add_audit(session: AsyncSession, audit: AuditRecord | None) -> None:
+    if audit is not None:
+        at = audit.at.replace(tzinfo=None)
+        session.add(AuditEntry(staff_id=audit.staff_id, action=audit.action, tip_id=audit.tip_id, at=at))
+
+
+def bound_context(kind: str, tip_id: str, row_id: str) -> bytes:
+    """The context an attachment, note or exchange is encrypted under: its tip and its own id, so a row moved
+    to another tip no longer decrypts."""
+    return f"{kind}:{tip_id}:{row_id}".encode()
+
+
+def open_blob(cipher: Cipher, blob: bytes, context: bytes) -> bytes | None:
+    """The plaintext, or None for a blob that does not decrypt (tampered, moved, or its key is gone)."""
+    try:
+        return cipher.decrypt(blob, context)
+    except DecryptionError:
+        return None
+
+
+def log_skipped(count: int, what: str) -> None:
+    """One line per listing, naming no row: which ones failed is for an operator with the database to find."""
+    if count:
+        log.warning("skipped %d %s(s) that do not decrypt", count, what)
 
 
 class Repository:
@@ -142,7 +186,7 @@ class Repository:
                         position=position,
                         kind=file_kind(draft_file.mime),
                         mime=draft_file.mime,
-                        data=self._cipher.encrypt(data, b"attachment:" + attachment_id.encode()),
+                        data=self._cipher.encrypt(data, bound_context("attachment", tip_id, attachment_id)),
                     )
                 )
             await session.flush()
@@ -217,19 +261,21 @@ class Repository:
         query = select(Tip).where(Tip.created_on >= day).order_by(Tip.created_on, Tip.id)
         return await self._load_tips(query, files=files)
 
-    async def set_status(self, tip_id: str, status: str) -> None:
+    async def set_status(self, tip_id: str, status: str, audit: AuditRecord | None = None) -> None:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         async with self._sessions.begin() as session:
             tip = await session.get(Tip, tip_id)
             if tip is not None:
                 tip.status = status
+                add_audit(session, audit)
 
-    async def set_keep(self, tip_id: str, keep: bool) -> None:
+    async def set_keep(self, tip_id: str, keep: bool, audit: AuditRecord | None = None) -> None:
         async with self._sessions.begin() as session:
             tip = await session.get(Tip, tip_id)
             if tip is not None:
                 tip.keep = keep
+                add_audit(session, audit)
 
     async def tip_by_receipt(self, receipt_hashes: list[str]) -> str | None:
         """The tip whose receipt code hashes to one of `receipt_hashes` (one per key, current and previous)."""
@@ -239,8 +285,10 @@ class Repository:
             return found[0] if found else None
 
     async def audit(self, staff_id: int, action: str, tip_id: str | None, at: datetime) -> None:
+        """The audit row of an action that changes nothing here (a view, a list, an export): written before
+        the action, which does not happen if this fails."""
         async with self._sessions.begin() as session:
-            session.add(AuditEntry(staff_id=staff_id, action=action, tip_id=tip_id, at=at.replace(tzinfo=None)))
+            add_audit(session, AuditRecord(staff_id, action, tip_id, at))
 
     async def audit_entries(self) -> list[tuple[int, str, str | None, datetime]]:
         async with self._sessions() as session:
@@ -298,6 +346,9 @@ class Repository:
             return (await session.execute(select(func.count()).select_from(Tip))).scalar_one()
 
     async def _load_tips(self, query, files: bool = True) -> list[StoredTip]:
+        """A tip or a file that does not decrypt is left out with a log line; the rest load."""
+        if files:
+            await bind_old_blobs(self._sessions, self._cipher)
         async with self._sessions() as session:
             rows = (await session.execute(query)).scalars().all()
             by_tip: dict[str, list[StoredFile]] = {}
@@ -307,15 +358,25 @@ class Repository:
                     .where(Attachment.tip_id.in_([row.id for row in rows]), Attachment.exchange_id.is_(None))
                     .order_by(Attachment.tip_id, Attachment.position)
                 )
+                broken = 0
                 for a in attachments.scalars():
-                    data = self._cipher.decrypt(a.data, b"attachment:" + a.id.encode())
+                    data = open_blob(self._cipher, a.data, bound_context("attachment", a.tip_id, a.id))
+                    if data is None:
+                        broken += 1
+                        continue
                     by_tip.setdefault(a.tip_id, []).append(StoredFile(a.id, a.kind, a.mime, data))
-            return [
+                log_skipped(broken, "attachment")
+        tips = []
+        for row in rows:
+            answers = open_blob(self._cipher, row.answers, b"tip:" + row.id.encode())
+            if answers is None:
+                continue
+            tips.append(
                 StoredTip(
                     id=row.id,
                     flow_id=row.flow_id,
                     flow_version=row.flow_version,
-                    answers=self._cipher.decrypt_json(row.answers, b"tip:" + row.id.encode()),
+                    answers=json.loads(answers),
                     created_on=row.created_on,
                     urgent=row.urgent,
                     files=by_tip.get(row.id, []),
@@ -323,5 +384,64 @@ class Repository:
                     keep=row.keep,
                     flow_hash=row.flow_hash,
                 )
-                for row in rows
-            ]
+            )
+        log_skipped(len(rows) - len(tips), "report")
+        return tips
+
+
+# ---- tip-bound encryption of rows stored before it --------------------------------------------------------
+
+BOUND_STATE = "blobs_bound_to_tips"
+"""Set in the state table once the rows encrypted without their tip in the context were re-encrypted."""
+_LEGACY_BLOBS = (
+    (Attachment, Attachment.data, "attachment"),
+    (Note, Note.text, "note"),
+    (Exchange, Exchange.text, "exchange"),
+)
+_BATCH = 200
+
+
+class _Binding:
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.done = False
+
+
+_bindings: weakref.WeakKeyDictionary[async_sessionmaker, _Binding] = weakref.WeakKeyDictionary()
+
+
+async def bind_old_blobs(sessions: async_sessionmaker, cipher: Cipher) -> None:
+    """Attachments, notes and exchanges stored before their tip was part of their encryption context
+    ("attachment:<id>") are re-encrypted once, before the first of them is read, under the bound context;
+    reading never accepts the old form, so an old row moved to another tip does not open either. The state
+    table records that it was done: later runs only look that up, once per process."""
+    binding = _bindings.setdefault(sessions, _Binding())
+    if binding.done:
+        return
+    async with binding.lock:
+        if not binding.done:
+            await _rebind(sessions, cipher)
+            binding.done = True
+
+
+async def _rebind(sessions: async_sessionmaker, cipher: Cipher) -> None:
+    rebound = 0
+    async with sessions.begin() as session:
+        if await session.get(StateValue, BOUND_STATE) is not None:
+            return
+        for model, column, kind in _LEGACY_BLOBS:
+            ids = (await session.execute(select(model.id))).scalars().all()
+            for start in range(0, len(ids), _BATCH):
+                batch = await session.execute(
+                    select(model.id, model.tip_id, column).where(model.id.in_(ids[start : start + _BATCH]))
+                )
+                for row_id, tip_id, blob in batch.all():
+                    plain = open_blob(cipher, blob, f"{kind}:{row_id}".encode())
+                    if plain is None:  # already bound, or broken: reading skips it
+                        continue
+                    fresh = cipher.encrypt(plain, bound_context(kind, tip_id, row_id))
+                    await session.execute(update(model).where(model.id == row_id).values({column.key: fresh}))
+                    rebound += 1
+        session.add(StateValue(key=BOUND_STATE, value="done"))
+    if rebound:
+        log.info("re-encrypted %d stored files, notes and messages, each bound to its report", rebound)

@@ -1,5 +1,6 @@
 """SQL for the staff side beyond the tips themselves: staff chat settings, notes, follow-up exchanges with
-reporters, small persistent state, and receipt-code attempt counters. Texts are encrypted like answers."""
+reporters, small persistent state, and receipt-code attempt counters. Texts are encrypted like answers, bound
+to their tip; a note or exchange that does not decrypt is left out with a log line."""
 
 from __future__ import annotations
 
@@ -13,7 +14,16 @@ from bot.privacy.clean import file_kind
 from bot.privacy.crypto import Cipher
 
 from .models import Admin, Attachment, Attempt, Exchange, Note, StaffChat, StateValue
-from .repository import StoredFile, random_id
+from .repository import (
+    AuditRecord,
+    StoredFile,
+    add_audit,
+    bind_old_blobs,
+    bound_context,
+    log_skipped,
+    open_blob,
+    random_id,
+)
 
 
 @dataclass(frozen=True)
@@ -46,71 +56,85 @@ class StaffRecords:
             row = await session.get(StaffChat, chat_id)
             return row.language if row else None
 
-    async def set_staff_language(self, chat_id: int, language: str) -> None:
+    async def set_staff_language(self, chat_id: int, language: str, audit: AuditRecord | None = None) -> None:
         async with self._sessions.begin() as session:
             row = await session.get(StaffChat, chat_id)
             if row is None:
                 session.add(StaffChat(chat_id=chat_id, language=language, added=False))
             else:
                 row.language = language
+            add_audit(session, audit)
 
     async def added_staff_chats(self) -> list[int]:
         async with self._sessions() as session:
             rows = await session.execute(select(StaffChat.chat_id).where(StaffChat.added.is_(True)))
             return sorted(row[0] for row in rows)
 
-    async def set_staff_chat(self, chat_id: int, added: bool) -> None:
+    async def set_staff_chat(self, chat_id: int, added: bool, audit: AuditRecord | None = None) -> None:
         async with self._sessions.begin() as session:
             row = await session.get(StaffChat, chat_id)
             if row is None:
                 session.add(StaffChat(chat_id=chat_id, language=None, added=added))
             else:
                 row.added = added
+            add_audit(session, audit)
 
     async def admins(self) -> list[int]:
         async with self._sessions() as session:
             return sorted(row[0] for row in await session.execute(select(Admin.user_id)))
 
-    async def set_admin(self, user_id: int, admin: bool) -> None:
+    async def set_admin(self, user_id: int, admin: bool, audit: AuditRecord | None = None) -> None:
         async with self._sessions.begin() as session:
             row = await session.get(Admin, user_id)
             if admin and row is None:
                 session.add(Admin(user_id=user_id))
             elif not admin and row is not None:
                 await session.delete(row)
+            add_audit(session, audit)
 
     async def state(self, key: str) -> str | None:
         async with self._sessions() as session:
             row = await session.get(StateValue, key)
             return row.value if row else None
 
-    async def set_state(self, key: str, value: str) -> None:
+    async def set_state(self, key: str, value: str, audit: AuditRecord | None = None) -> None:
         async with self._sessions.begin() as session:
             await session.merge(StateValue(key=key, value=value))
+            add_audit(session, audit)
 
     # ---- notes ----------------------------------------------------------------------------------------------
 
-    async def add_note(self, tip_id: str, author_id: int, text: str, day: date) -> None:
+    async def add_note(
+        self, tip_id: str, author_id: int, text: str, day: date, audit: AuditRecord | None = None
+    ) -> None:
         note_id = random_id()
-        blob = self._cipher.encrypt(text.encode(), b"note:" + note_id.encode())
+        blob = self._cipher.encrypt(text.encode(), bound_context("note", tip_id, note_id))
         async with self._sessions.begin() as session:
             session.add(Note(id=note_id, tip_id=tip_id, author_id=author_id, text=blob, created_on=day))
+            add_audit(session, audit)
 
     async def notes(self, tip_id: str) -> list[StoredNote]:
+        await bind_old_blobs(self._sessions, self._cipher)
         async with self._sessions() as session:
             rows = (await session.execute(select(Note).where(Note.tip_id == tip_id))).scalars().all()
-            notes = [
-                StoredNote(
-                    row.author_id, self._cipher.decrypt(row.text, b"note:" + row.id.encode()).decode(), row.created_on
-                )
-                for row in rows
-            ]
-            return sorted(notes, key=lambda note: note.created_on)
+        notes = []
+        for row in rows:
+            text = open_blob(self._cipher, row.text, bound_context("note", row.tip_id, row.id))
+            if text is not None:
+                notes.append(StoredNote(row.author_id, text.decode(), row.created_on))
+        log_skipped(len(rows) - len(notes), "note")
+        return sorted(notes, key=lambda note: note.created_on)
 
     # ---- follow-up exchanges ----------------------------------------------------------------------------------
 
     async def add_exchange(
-        self, tip_id: str, sender: str, text: str, day: date, files: list[tuple[str, bytes]] = ()
+        self,
+        tip_id: str,
+        sender: str,
+        text: str,
+        day: date,
+        files: list[tuple[str, bytes]] = (),
+        audit: AuditRecord | None = None,
     ) -> StoredExchange:
         """A message on a tip from staff (read by the reporter with the code) or from the reporter."""
         exchange_id = random_id()
@@ -122,7 +146,7 @@ class StaffRecords:
                     id=exchange_id,
                     tip_id=tip_id,
                     sender=sender,
-                    text=self._cipher.encrypt(text.encode(), b"exchange:" + exchange_id.encode()),
+                    text=self._cipher.encrypt(text.encode(), bound_context("exchange", tip_id, exchange_id)),
                     created_on=day,
                     number=number,
                     delivered=sender == "staff",
@@ -139,11 +163,12 @@ class StaffRecords:
                         position=position,
                         kind=file_kind(mime),
                         mime=mime,
-                        data=self._cipher.encrypt(data, b"attachment:" + attachment_id.encode()),
+                        data=self._cipher.encrypt(data, bound_context("attachment", tip_id, attachment_id)),
                         exchange_id=exchange_id,
                     )
                 )
                 stored_files.append(StoredFile(attachment_id, file_kind(mime), mime, data))
+            add_audit(session, audit)
         return StoredExchange(exchange_id, tip_id, number, sender, text, day, stored_files)
 
     async def exchanges(self, tip_id: str) -> list[StoredExchange]:
@@ -161,22 +186,33 @@ class StaffRecords:
                 row.delivered = True
 
     async def _load(self, query) -> list[StoredExchange]:
+        """Files are opened under the exchange's tip: one moved to another tip's exchange does not decrypt."""
+        await bind_old_blobs(self._sessions, self._cipher)
+        result, broken, broken_files = [], 0, 0
         async with self._sessions() as session:
             rows = (await session.execute(query)).scalars().all()
-            result = []
             for row in rows:
+                text = open_blob(self._cipher, row.text, bound_context("exchange", row.tip_id, row.id))
+                if text is None:
+                    broken += 1
+                    continue
                 attachments = (
                     await session.execute(
                         select(Attachment).where(Attachment.exchange_id == row.id).order_by(Attachment.position)
                     )
                 ).scalars()
-                files = [
-                    StoredFile(a.id, a.kind, a.mime, self._cipher.decrypt(a.data, b"attachment:" + a.id.encode()))
-                    for a in attachments
-                ]
-                text = self._cipher.decrypt(row.text, b"exchange:" + row.id.encode()).decode()
-                result.append(StoredExchange(row.id, row.tip_id, row.number, row.sender, text, row.created_on, files))
-            return result
+                files = []
+                for a in attachments:
+                    data = open_blob(self._cipher, a.data, bound_context("attachment", row.tip_id, a.id))
+                    if data is None:
+                        broken_files += 1
+                    else:
+                        files.append(StoredFile(a.id, a.kind, a.mime, data))
+                day = row.created_on
+                result.append(StoredExchange(row.id, row.tip_id, row.number, row.sender, text.decode(), day, files))
+        log_skipped(broken, "message")
+        log_skipped(broken_files, "attachment")
+        return result
 
     # ---- receipt-code attempts --------------------------------------------------------------------------------
 

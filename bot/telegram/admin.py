@@ -12,6 +12,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
+from storage.repository import AuditRecord
+
 from ..conversation import help_screen
 from ..flow_admin import FlowUpload, describe, read_flow_file
 from ..flows.loader import FlowError
@@ -72,9 +74,9 @@ async def on_flow_file(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             text += "\n" + _("…and {count} more.").format(count=more)
         await message.reply_text(text[:4000])
         return
+    await runtime.repository.audit(user.id, f"flow-upload:{upload.flow.id}", None, runtime.now())
     token = secrets.token_hex(4)
     _pending(context)[token] = (user.id, upload)
-    await runtime.repository.audit(user.id, f"flow-upload:{upload.flow.id}", None, runtime.now())
     current = next((flow for flow in runtime.flows.active_flows() if flow.id == upload.flow.id), None)
     buttons = [
         [
@@ -126,8 +128,8 @@ async def on_flow_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             await runtime.repository.audit(user.id, f"flow-discard:{upload.flow.id}", None, runtime.now())
             await query.edit_message_text(_("Discarded: nothing was changed."))
         else:
-            flow = await admin.publish(upload)
-            await runtime.repository.audit(user.id, f"flow-publish:{flow.id}:v{flow.version}", None, runtime.now())
+            audit = AuditRecord(user.id, f"flow-publish:{upload.flow.id}", None, runtime.now())
+            flow = await admin.publish(upload, audit=audit)
             await query.edit_message_text(
                 _(
                     "Published: {id} version {version}. Reports already begun finish on the version they started with."
@@ -136,17 +138,15 @@ async def on_flow_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await query.answer()
         return
     flow_id, _sep, version = rest.partition(":")
+    audit = AuditRecord(user.id, f"flow-{kind}:{flow_id}{':v' + version if version else ''}", None, runtime.now())
     if kind == "default":
-        await admin.set_default(flow_id)
+        await admin.set_default(flow_id, audit)
     elif kind == "off":
-        if not await admin.deactivate(flow_id):
+        if not await admin.deactivate(flow_id, audit):
             await query.answer(_("At least one questionnaire must stay active."), show_alert=True)
             return
     elif kind == "on" and version.isdigit():
-        await admin.activate(flow_id, int(version))
-    await runtime.repository.audit(
-        user.id, f"flow-{kind}:{flow_id}{':v' + version if version else ''}", None, runtime.now()
-    )
+        await admin.activate(flow_id, int(version), audit)
     text, buttons = flows_overview(runtime, lang)
     with contextlib.suppress(BadRequest):  # "message is not modified": the press changed nothing
         await query.edit_message_text(text, reply_markup=buttons)
@@ -217,11 +217,11 @@ async def on_staff(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 _("{id} comes from the settings and can only be removed there.").format(id=target)
             )
             return
+        audit = AuditRecord(user.id, f"staff-{args[0]}-{args[1]}:{target}", None, runtime.now())
         if args[1] == "chat":
-            await runtime.records.set_staff_chat(target, adding)
+            await runtime.records.set_staff_chat(target, adding, audit)
         else:
-            await runtime.records.set_admin(target, adding)
-        await runtime.repository.audit(user.id, f"staff-{args[0]}-{args[1]}:{target}", None, runtime.now())
+            await runtime.records.set_admin(target, adding, audit)
     elif args:
         await update.effective_message.reply_text(
             _("Use: /staff, /staff add chat ID, /staff remove chat ID, /staff add admin ID, /staff remove admin ID")

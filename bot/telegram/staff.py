@@ -8,6 +8,8 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
+from storage.repository import AuditRecord
+
 from ..conversation import help_screen
 from ..digest.jobs import run_digest
 from ..digest.send import albums, send_album
@@ -141,8 +143,8 @@ async def on_staff_language_choice(update: Update, context: ContextTypes.DEFAULT
     if not await is_staff(runtime, update) or lang not in LANGUAGES:
         await query.answer()
         return
-    await runtime.records.set_staff_language(chat.id, lang)
-    await runtime.repository.audit(update.effective_user.id, f"language:{lang}", None, runtime.now())
+    audit = AuditRecord(update.effective_user.id, f"language:{lang}", None, runtime.now())
+    await runtime.records.set_staff_language(chat.id, lang, audit)
     _ = gettext_for(lang)
     await query.edit_message_text(_("This chat now gets digests in {language}.").format(language=LANGUAGE_NAMES[lang]))
     await query.answer()
