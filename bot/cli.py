@@ -227,9 +227,12 @@ def _purge(settings: Settings, _args: argparse.Namespace) -> int:
         runtime = await Runtime.open(settings)
         try:
             removed = await run_retention(runtime)
+            counters = await runtime.expire_counters()
         finally:
             await runtime.close()
         print(f"deleted {removed} report(s) older than {settings.retention_days} days (kept ones stay)")
+        if counters:
+            print(f"deleted {counters} rate counter(s) whose window had passed")
         return 0
 
     return asyncio.run(go())

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 from storage.repository import Repository
 from storage.staff_records import StaffRecords, StoredExchange
 
 from .i18n import N_, gettext_for
+from .limits import GUESSES, Limits
 from .privacy.receipts import hash_code, normalise
 from .render import Button, Screen
 
 LIFETIME = 30 * 60
-ATTEMPTS_PER_CHAT = 5
-ATTEMPTS_OVERALL = 300
-"""Per hour. 10^16 codes, a few hundred guesses an hour: guessing is hopeless."""
-EVERYONE = "*"
+HASHING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="receipt-hash")
+"""scrypt runs here, one hash at a time: a flood of code guesses queues instead of taking every core.
+Guessing is limited per chat only (10^16 codes, a few tries an hour: hopeless); a limit for all chats
+together would let strangers lock every reporter out."""
 CHECK, ANSWER, DONE = "check", "followup:answer", "followup:done"
 REPORTER_STATUS = {
     "new": N_("received, not reviewed yet"),
@@ -59,17 +62,27 @@ class CodeCheck:
 
 
 async def check_code(
-    text: str, chat_key: str, repository: Repository, records: StaffRecords, salts: tuple[bytes, ...], now
+    text: str,
+    chat_key: str,
+    repository: Repository,
+    records: StaffRecords,
+    salts: tuple[bytes, ...],
+    now: datetime,
+    limits: Limits,
 ) -> CodeCheck:
+    """Every well-formed code counts as a try, counted before the costly hash."""
     code = normalise(text)
     if code is None:
         return CodeCheck(problem="format")
-    for key, limit in ((chat_key, ATTEMPTS_PER_CHAT), (EVERYONE, ATTEMPTS_OVERALL)):
-        if not await records.allow_attempt(key, now, limit):
-            return CodeCheck(problem="limit")
-    hashes = [await asyncio.to_thread(hash_code, code, salt) for salt in salts]
+    if await limits.take(records, GUESSES, chat_key, now):
+        return CodeCheck(problem="limit")
+    hashes = [await hash_receipt(code, salt) for salt in salts]
     tip_id = await repository.tip_by_receipt(hashes)
     return CodeCheck(tip_id=tip_id) if tip_id else CodeCheck(problem="unknown")
+
+
+async def hash_receipt(code: str, salt: bytes) -> str:
+    return await asyncio.get_running_loop().run_in_executor(HASHING, hash_code, code, salt)
 
 
 def ask_code_screen(lang: str) -> Screen:

@@ -1,19 +1,20 @@
 """SQL for the staff side beyond the tips themselves: staff chat settings, notes, follow-up exchanges with
-reporters, small persistent state, and receipt-code attempt counters. Texts are encrypted like answers, bound
+reporters, small persistent state, and per-chat rate counters. Texts are encrypted like answers, bound
 to their tip; a note or exchange that does not decrypt is left out with a log line."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, delete, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.privacy.clean import file_kind
 from bot.privacy.crypto import Cipher
 
-from .models import Admin, Attachment, Attempt, Exchange, Note, StaffChat, StateValue
+from .models import Admin, Attachment, Counter, Exchange, Note, StaffChat, StateValue
 from .repository import (
     AuditRecord,
     StoredFile,
@@ -214,17 +215,57 @@ class StaffRecords:
         log_skipped(broken_files, "attachment")
         return result
 
-    # ---- receipt-code attempts --------------------------------------------------------------------------------
+    # ---- rate counters ----------------------------------------------------------------------------------------
 
-    async def allow_attempt(self, key: str, now: datetime, limit: int) -> bool:
-        """Count one code attempt for `key` in the current hour; False once `limit` is reached."""
-        hour = now.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    async def count(
+        self, key: str, now: datetime, window: timedelta, limit: int, amount: int = 1, restart: bool = False
+    ) -> bool:
+        """Add `amount` to `key`'s count unless that would pass `limit` (then False, nothing added).
+
+        One statement, so concurrent counts are all counted. A window begins at the hour of its first count and
+        lasts `window`; `restart` begins a new one now, whatever was counted before."""
+        if amount > limit:
+            return False
+        now = now.replace(tzinfo=None)
         async with self._sessions.begin() as session:
-            row = await session.get(Attempt, key)
-            if row is None or row.hour != hour:
-                await session.merge(Attempt(key=key, hour=hour, count=1))
-                return True
-            if row.count >= limit:
-                return False
-            row.count += 1
-            return True
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            statement = insert(Counter).values(key=key, hour=_hour(now), count=amount)
+            new = statement.excluded
+            if restart:
+                statement = statement.on_conflict_do_update(
+                    index_elements=[Counter.key], set_={"hour": new.hour, "count": new.count}
+                )
+            else:
+                running = Counter.hour > now - window
+                statement = statement.on_conflict_do_update(
+                    index_elements=[Counter.key],
+                    set_={
+                        "hour": case((running, Counter.hour), else_=new.hour),
+                        "count": case((running, Counter.count + new.count), else_=new.count),
+                    },
+                    where=or_(~running, Counter.count + new.count <= limit),
+                )
+            counted = await session.execute(statement.returning(Counter.count))
+            return counted.first() is not None
+
+    async def counted_since(self, key: str) -> datetime | None:
+        """When `key`'s current window began (naive, in the bot's time zone)."""
+        async with self._sessions() as session:
+            return await session.scalar(select(Counter.hour).where(Counter.key == key))
+
+    async def delete_counters(self, ended: dict[str, datetime]) -> int:
+        """Delete counters whose window has passed: `ended` maps a key prefix to the latest window start that
+        has ended. Rows of no listed prefix (left by an earlier version) are deleted too."""
+        async with self._sessions.begin() as session:
+            removed = 0
+            for prefix, latest in ended.items():
+                old = Counter.key.startswith(prefix, autoescape=True) & (Counter.hour <= latest.replace(tzinfo=None))
+                removed += (await session.execute(delete(Counter).where(old))).rowcount or 0
+            known = or_(*(Counter.key.startswith(prefix, autoescape=True) for prefix in ended))
+            removed += (await session.execute(delete(Counter).where(~known))).rowcount or 0
+            return removed
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
