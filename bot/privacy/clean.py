@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-REASONS = ("unsupported", "too_large", "malformed")
+REASONS = ("unsupported", "too_large", "malformed", "busy")
 
 
 class SanitizeError(Exception):
-    """A refused file; `reason` is one of: "unsupported", "too_large", "malformed"."""
+    """A refused file; `reason` is one of: "unsupported", "too_large", "malformed", or "busy" (no sanitizer
+    was free in time)."""
 
     def __init__(self, reason: str):
         if reason not in REASONS:
