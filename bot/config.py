@@ -55,6 +55,15 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=1, le=65535)
     max_file_mb: int = Field(20, ge=1, le=2000)
     retention_days: int = Field(90, ge=8, le=3650)
+    max_reports_per_day: int = Field(5, ge=1, le=1000)
+    max_follow_up_messages_per_hour: int = Field(20, ge=1, le=1000)
+    max_files_per_hour: int = Field(30, ge=1, le=1000)
+    max_report_mb: int = Field(50, ge=1, le=2000)
+    """Files of one report together, after cleaning."""
+    discreet: bool = True
+    """The bot's menu, descriptions, /help and the line left after clearing say nothing about its purpose."""
+    clear_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    """A conversation silent this long is deleted from the chat (Telegram allows deleting for 48 hours)."""
     log_level: str = "INFO"
 
     _split_ids = field_validator("staff_chat_ids", "admin_ids", mode="before")(_id_list)

@@ -11,10 +11,11 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from storage.repository import NewTip, Repository
+from storage.clearings import Clearings
+from storage.repository import NewTip, Repository, random_id
 from storage.staff_records import StaffRecords
 
 from . import follow_up
@@ -23,13 +24,14 @@ from .flows.catalog import FlowCatalog
 from .flows.engine import Draft, Press, Text, Unsupported
 from .flows.model import Flow, QuestionType
 from .i18n import LANGUAGE_NAMES, LANGUAGES, N_, gettext_for, ordered_languages
+from .limits import ANSWERS, FILES, REPORT_KB, REPORTS, Limits, kilobytes, reached_text
 from .privacy.clean import CleanFile, SanitizeError
 from .privacy.images import MAX_PIXELS
 from .privacy.media import MAX_VOICE_DURATION
 from .privacy.pii import MASK, find_identifiers
 from .privacy.receipts import format_code, hash_code, new_code
 from .privacy.sanitize import ACCEPTED_FORMATS
-from .render import Button, Screen, format_answer, question_title, render_problem, render_step
+from .render import ERASE, Button, Screen, erase_row, format_answer, question_title, render_problem, render_step
 
 BEGIN = "begin"
 MAX_MEGAPIXELS = MAX_PIXELS // 1_000_000
@@ -44,13 +46,25 @@ REPORTER_COMMANDS = (
     ("help", N_("what this bot does")),
 )
 """Commands with their descriptions, for /help and for Telegram's command menu."""
+DISCREET_COMMANDS = (
+    ("start", N_("start")),
+    ("language", N_("change the language")),
+    ("privacy", N_("privacy")),
+    ("cancel", N_("cancel and clear the chat")),
+    ("forget", N_("clear the chat")),
+    ("status", N_("check with a code")),
+    ("help", N_("help")),
+)
+"""The same commands described so that a look at the phone's menu says nothing about what the bot is for."""
 CHOOSE_LANGUAGE = N_("Choose your language")
 CLEARED = N_("Chat cleared.")
-"""The one neutral line left after a report was sent and the conversation deleted."""
+"""The one neutral line left after a conversation was deleted from the chat (in discreet mode, always)."""
 FORGOTTEN = N_("Forgotten: your unfinished report and this conversation have been deleted.")
-"""Shown in every language at once, so it is looked up in each catalogue by this msgid."""
 LANGUAGE_PREFIX = "lang:"
 RECEIPT_DONE = "receipt:done"
+"""The receipt's button; the clearing's random id follows after a colon."""
+RECEIPT_LIFETIME = timedelta(minutes=10)
+"""The receipt is cleared from the chat this long after it was shown, if the reporter has not done it."""
 FLOW_PREFIX = "flow:"
 REMOVE_IDENTIFIER, KEEP_IDENTIFIER = "identifier:remove", "identifier:keep"
 MAX_TRACE = 1000
@@ -87,6 +101,9 @@ class Reply:
     """Messages to delete from the chat before the new ones are sent."""
     submitted: bool = False
     """The report was stored; the receipt is on screen until the reporter has written it down."""
+    clearing: str | None = None
+    """With `submitted`: the clearing that will delete the conversation with its receipt, to which the
+    messages sent now belong."""
     notify_staff: bool = False
     """Something staff should see at once: an urgent report or a reporter's answer."""
 
@@ -101,7 +118,12 @@ class Session:
     draft: Draft | None = None
     last_update: int = 0
     trace: list[int] = field(default_factory=list)
-    receipt_shown: bool = False
+    reach: int | None = None
+    """How to reach the chat to clear it later (its id), kept only while there is something to clear."""
+    active_at: str | None = None
+    """When the reporter last did something (ISO time), to clear a conversation left idle."""
+    bundle: str | None = None
+    """The random id under which this draft's files are stored."""
     checking: bool = False
     """Waiting for a receipt code."""
     preview: bool = False
@@ -122,8 +144,13 @@ class Session:
         return self.lang or self.fallback
 
     def drop_draft(self) -> None:
-        """Forget the report in progress but keep the trace, so a later /forget still clears the chat."""
+        """Forget the report in progress but keep the trace, so the chat can still be cleared."""
         self.draft, self.identifier, self.kept, self.preview = None, None, [], False
+
+    def files_bundle(self) -> str:
+        if self.bundle is None:
+            self.bundle = random_id()
+        return self.bundle
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -131,7 +158,9 @@ class Session:
             "draft": self.draft.to_json() if self.draft else None,
             "last_update": self.last_update,
             "trace": self.trace[-MAX_TRACE:],
-            "receipt_shown": self.receipt_shown,
+            "reach": self.reach,
+            "active_at": self.active_at,
+            "bundle": self.bundle,
             "checking": self.checking,
             "preview": self.preview,
             "answering": self.answering,
@@ -147,7 +176,9 @@ class Session:
             draft=draft,
             last_update=data.get("last_update", 0),
             trace=list(data.get("trace", [])),
-            receipt_shown=bool(data.get("receipt_shown")),
+            reach=data.get("reach"),
+            active_at=data.get("active_at"),
+            bundle=data.get("bundle"),
             checking=bool(data.get("checking")),
             preview=bool(data.get("preview")),
             answering=bool(data.get("answering")),
@@ -190,7 +221,23 @@ class Services:
     today: Callable[[], date]
     now: Callable[[], datetime]
     max_file_bytes: int
+    clearings: Clearings
+    scrub: Callable[[], Awaitable[None]]
+    """Called after a conversation's rows were deleted, so nothing of them stays in the database's files."""
     voice_pitch_shift: bool = True
+    discreet: bool = True
+    idle_minutes: int = 30
+    limits: Limits = field(default_factory=Limits)
+    """What one chat may send; by default the counters are named with a key of this process only."""
+
+
+@dataclass(frozen=True)
+class ChatClearing:
+    """A chat to clear now: delete these messages, then leave one neutral line in the chat's language."""
+
+    reach: int
+    message_ids: list[int]
+    lang: str
 
 
 class Conversation:
@@ -198,6 +245,9 @@ class Conversation:
         self.services = services
         self._locks = KeyedLocks()
         self._follow_ups = follow_up.FollowUps()
+        self._receipts: dict[str, str] = {}
+        """chat key -> clearing id of a receipt still on screen, in memory only (after a restart the
+        clearing's own timer deletes it)."""
 
     async def handle(
         self,
@@ -206,21 +256,27 @@ class Conversation:
         update_id: int | None = None,
         message_id: int | None = None,
         preferred: str | None = None,
+        reach: int | None = None,
     ) -> Reply:
         """Apply one event; updates Telegram delivers twice (after a restart) are applied once.
 
         `message_id` is the reporter's message that carried the event, kept only to delete it later;
-        `preferred` is the language Telegram reports, used only until the reporter chooses one.
+        `preferred` is the language Telegram reports, used only until the reporter chooses one; `reach` is
+        the chat's id, kept encrypted in the draft only while there is something to clear from the chat.
         """
         async with self._locks.hold(chat_key):
             stored = await self.services.repository.load_draft(chat_key)
             session = Session.from_json(stored) if stored else Session()
+            if stored and "bundle" not in stored:
+                session.bundle = chat_key  # a draft begun before bundles stored its files under its key
             if update_id is not None and update_id <= session.last_update:
                 return Reply()
-            leftover: list[int] = []
-            if session.receipt_shown and not (isinstance(event, Press) and event.action == RECEIPT_DONE):
-                leftover, session = session.trace, Session()  # a receipt never cleared (e.g. a restart)
+            if isinstance(event, Press) and event.action.startswith(RECEIPT_DONE):
+                return await self._acknowledge_receipt(chat_key, event.action, reach)
+            leftover = await self._take_receipt(chat_key)  # a receipt still shown when something else happens
             session.fallback = _fallback_language(preferred)
+            session.reach = reach if reach is not None else session.reach
+            session.active_at = self.services.now().isoformat()
             if message_id is not None and not _is_shared_contact(event):
                 session.trace.append(message_id)
             reply = await self._dispatch(chat_key, session, event)
@@ -230,8 +286,10 @@ class Conversation:
             if update_id is not None:
                 session.last_update = update_id
             await self._persist(chat_key, session, existed=stored is not None)
-            if stored and stored.get("draft") and session.draft is None and not session.discard:
-                await self.services.repository.delete_draft_files(chat_key)
+            if stored and stored.get("draft") and session.draft is None and not session.discard and session.bundle:
+                await self.services.repository.delete_draft_files(session.bundle)
+            if session.discard or reply.clearing or leftover:
+                await self.services.scrub()
             return reply
 
     async def start_preview(self, chat_key: str, flow: Flow, lang: str) -> Reply:
@@ -246,11 +304,18 @@ class Conversation:
             await self._persist(chat_key, session, existed=stored is not None)
             return Reply(messages=[render_step(flow, outcome.step, lang)])
 
-    async def remember(self, chat_key: str, message_ids: list[int]) -> None:
-        """Add the bot's messages just sent to the conversation's trace, for deletion later."""
+    async def remember(self, chat_key: str, message_ids: list[int], clearing: str | None = None) -> None:
+        """Add the bot's messages just sent to the conversation's trace (or to the clearing that holds the
+        conversation since the report was sent), for deletion later."""
         if not message_ids:
             return
         async with self._locks.hold(chat_key):
+            if clearing is not None:
+                state = await self.services.clearings.get(clearing)
+                if state is not None:
+                    state["message_ids"].extend(message_ids)
+                    await self.services.clearings.save(clearing, state)
+                return
             stored = await self.services.repository.load_draft(chat_key)
             if stored is None:
                 return
@@ -258,21 +323,82 @@ class Conversation:
             session.trace.extend(message_ids)
             await self._persist(chat_key, session, existed=True)
 
+    async def end_idle(self, idle: timedelta) -> int:
+        """Hand every conversation silent for `idle` over to a clearing due now; an unfinished report stays
+        (without the way to reach the chat) until it expires, so the reporter can still send it."""
+        cutoff = self.services.now() - idle
+        ended = 0
+        for chat_key, state in await self.services.repository.drafts():
+            if not _idle_since(state, cutoff):
+                continue
+            async with self._locks.hold(chat_key):
+                stored = await self.services.repository.load_draft(chat_key)
+                if stored is None or not _idle_since(stored, cutoff):
+                    continue
+                session = Session.from_json(stored)
+                self._follow_ups.close(chat_key)
+                clearing = {"reach": session.reach, "message_ids": session.trace, "lang": session.language}
+                await self.services.clearings.save(random_id(), clearing | {"due": self.services.now().isoformat()})
+                session.trace, session.reach, session.checking, session.answering = [], None, False, False
+                session.discard = session.draft is None
+                await self._persist(chat_key, session, existed=True)
+                ended += 1
+        if ended:
+            await self.services.scrub()
+        return ended
+
+    async def due_clearings(self) -> list[tuple[str, ChatClearing]]:
+        """Clearings whose time has come: receipts not acknowledged, conversations left idle."""
+        now = self.services.now()
+        return [
+            (clearing_id, ChatClearing(state["reach"], state["message_ids"], state["lang"]))
+            for clearing_id, state in await self.services.clearings.all()
+            if datetime.fromisoformat(state["due"]) <= now
+        ]
+
+    async def finish_clearing(self, clearing_id: str) -> None:
+        """The chat has been cleared: forget how to reach it."""
+        await self.services.clearings.delete(clearing_id)
+        self._receipts = {key: value for key, value in self._receipts.items() if value != clearing_id}
+        await self.services.scrub()
+
+    async def _acknowledge_receipt(self, chat_key: str, action: str, reach: int | None) -> Reply:
+        """"I have written it down": the conversation with its receipt is deleted, one neutral line stays."""
+        clearing_id = action.removeprefix(RECEIPT_DONE).lstrip(":")
+        state = await self.services.clearings.get(clearing_id) if clearing_id else None
+        if state is None or (reach is not None and state["reach"] != reach):
+            return Reply()  # already cleared (by the timer, or another tap)
+        self._receipts.pop(chat_key, None)
+        await self.services.clearings.delete(clearing_id)
+        await self.services.scrub()
+        return Reply(delete=state["message_ids"], messages=[Screen(gettext_for(state["lang"])(CLEARED))])
+
+    async def _take_receipt(self, chat_key: str) -> list[int]:
+        """The messages of a receipt still on screen, to delete with this event's reply."""
+        clearing_id = self._receipts.pop(chat_key, None)
+        state = await self.services.clearings.get(clearing_id) if clearing_id else None
+        if clearing_id is None or state is None:
+            return []
+        await self.services.clearings.delete(clearing_id)
+        return state["message_ids"]
+
     async def _persist(self, chat_key: str, session: Session, existed: bool) -> None:
         if session.discard:
             if existed:
-                await self.services.repository.delete_draft(chat_key)
+                await self.services.repository.delete_draft(chat_key, session.bundle)
         elif session.lang or session.draft or session.trace:
             await self.services.repository.save_draft(chat_key, session.to_json(), self.services.now())
 
     # ---- dispatch ---------------------------------------------------------------------------------------
 
     async def _dispatch(self, chat_key: str, session: Session, event: Event) -> Reply:
-        if isinstance(event, Press) and event.action == RECEIPT_DONE:
-            # pressed, or the ten minutes passed: whichever comes second finds nothing left to clear
-            return self._clear(session, session.language, CLEARED) if session.receipt_shown else Reply()
-        if isinstance(event, Command) and event.name == "forget":
-            return self._clear(session, session.language, FORGOTTEN)
+        erase = isinstance(event, Press) and event.action == ERASE
+        if erase or (isinstance(event, Command) and event.name == "forget"):
+            self._follow_ups.close(chat_key)
+            return self._clear(session, FORGOTTEN)
+        if isinstance(event, Command) and event.name == "cancel":
+            self._follow_ups.close(chat_key)
+            return self._cancel(session)
         wants_check = isinstance(event, Command) and event.name == "status"
         if wants_check or (isinstance(event, Press) and event.action == follow_up.CHECK):
             return self._ask_code(chat_key, session, session.language)
@@ -315,7 +441,13 @@ class Conversation:
         lang = session.language
         services = self.services
         found = await follow_up.check_code(
-            text, chat_key, services.repository, services.records, services.receipt_salts, services.now()
+            text,
+            chat_key,
+            services.repository,
+            services.records,
+            services.receipt_salts,
+            services.now(),
+            services.limits,
         )
         if found.tip_id is None:
             if found.problem == "limit":
@@ -337,6 +469,8 @@ class Conversation:
         if isinstance(event, Press) and event.action == follow_up.DONE:
             self._follow_ups.close(chat_key)
             session.answering = False
+            if session.draft is None:
+                return self._clear(session, CLEARED)
             cleared = Reply(delete=list(session.trace), messages=[Screen(_(CLEARED))])
             session.trace = []
             return cleared
@@ -348,34 +482,52 @@ class Conversation:
         if isinstance(event, Press) and event.action == follow_up.ANSWER:
             session.answering = True
             return Reply(edit=None, messages=[follow_up.answer_prompt(lang)])
-        today = self.services.today()
+        services, today = self.services, self.services.today()
+        if isinstance(event, Upload) or (isinstance(event, Text) and event.text.strip()):
+            reached = await services.limits.take(services.records, ANSWERS, chat_key, services.now())
+            if reached:  # refused, not stored: staff are never flooded by one chat
+                done = ((Button(_("Done"), follow_up.DONE),),)
+                return Reply(messages=[Screen(reached_text(ANSWERS, reached, lang), done)])
         if isinstance(event, Text) and event.text.strip():
             await self.services.records.add_exchange(tip_id, "reporter", event.text.strip(), today)
             return Reply(messages=[follow_up.answer_sent(lang, files=False)], notify_staff=True)
         if isinstance(event, Upload):
-            clean = await self._clean_upload(event, lang)
+            clean = await self._clean_upload(chat_key, event, lang)
             if isinstance(clean, Reply):
                 return clean
             await self.services.records.add_exchange(tip_id, "reporter", "", today, [(clean.mime, clean.data)])
             return Reply(messages=[follow_up.answer_sent(lang, files=True)], notify_staff=True)
         return Reply(messages=[follow_up.answer_prompt(lang)])
 
-    async def _clean_upload(self, upload: Upload, lang: str) -> CleanFile | Reply:
-        """Fetch and sanitize a file, or the reply that explains why it is refused."""
-        problem = None
-        if upload.size is not None and upload.size > self.services.max_file_bytes:
-            problem = "too_large"
-        else:
-            try:
-                return await self.services.sanitize(await upload.fetch())
-            except SanitizeError as error:
-                problem = error.reason
-        return Reply(messages=[Screen(file_refusal(problem, lang, self.services.max_file_bytes))])
+    async def _clean_upload(self, chat_key: str, upload: Upload, lang: str) -> CleanFile | Reply:
+        """Fetch and sanitize a file, or the reply that explains why it is refused. Every file fetched counts
+        towards the chat's files an hour, refused ones too: each costs a download and a sanitizer's time."""
+        services = self.services
+        if upload.size is not None and upload.size > services.max_file_bytes:
+            return Reply(messages=[Screen(file_refusal("too_large", lang, services.max_file_bytes))])
+        reached = await services.limits.take(services.records, FILES, chat_key, services.now())
+        if reached:
+            return Reply(messages=[Screen(reached_text(FILES, reached, lang))])
+        try:
+            return await services.sanitize(await upload.fetch())
+        except SanitizeError as error:
+            return Reply(messages=[Screen(file_refusal(error.reason, lang, services.max_file_bytes))])
 
-    def _clear(self, session: Session, lang: str, message: str) -> Reply:
-        """Delete the draft and every message of the conversation, leaving one line."""
+    def _clear(self, session: Session, message: str) -> Reply:
+        """Delete the draft and every message of the conversation, leaving one line: in discreet mode one
+        that says nothing about what the bot is for."""
         session.discard = True
-        return Reply(delete=list(session.trace), messages=[Screen(gettext_for(lang)(message))])
+        line = CLEARED if self.services.discreet else message
+        return Reply(delete=list(session.trace), messages=[Screen(gettext_for(session.language)(line))])
+
+    def _privacy(self, lang: str, with_start: bool) -> Screen:
+        services = self.services
+        return privacy_screen(lang, with_start, services.voice_pitch_shift, services.idle_minutes, services.discreet)
+
+    def _cancel(self, session: Session) -> Reply:
+        if session.draft is None:
+            return self._clear(session, N_("There is no report in progress. Chat cleared."))
+        return self._clear(session, N_("Your unfinished report has been deleted. Send /start to begin again."))
 
     def _refuse_contact(self, session: Session) -> Reply:
         """A shared contact or location would identify the reporter: it is deleted, never stored."""
@@ -397,14 +549,8 @@ class Conversation:
         if command.name in ("start", "language"):
             return Reply(messages=[language_picker(command.preferred, has_draft=session.draft is not None)])
         if command.name == "privacy":
-            return Reply(messages=[privacy_screen(lang, False, self.services.voice_pitch_shift)])
-        if command.name == "cancel":
-            _ = gettext_for(lang)
-            if session.draft is None:
-                return Reply(messages=[Screen(_("There is no report in progress."))])
-            session.drop_draft()
-            return Reply(messages=[Screen(_("Your unfinished report has been deleted. Send /start to begin again."))])
-        return Reply(messages=[help_screen(lang)])
+            return Reply(messages=[self._privacy(lang, with_start=False)])
+        return Reply(messages=[help_screen(lang, self.services.discreet)])
 
     def _choose_language(self, session: Session, lang: str) -> Reply:
         if lang not in LANGUAGES:  # a button of a language that is no longer offered
@@ -413,7 +559,7 @@ class Conversation:
         _ = gettext_for(lang)
         chosen = Screen(_("Language: {language}").format(language=LANGUAGE_NAMES[lang]))
         if session.draft is None:
-            return Reply(edit=chosen, messages=[privacy_screen(lang, True, self.services.voice_pitch_shift)])
+            return Reply(edit=chosen, messages=[self._privacy(lang, with_start=True)])
         flow = self.services.flows.get(session.draft.flow_id, session.draft.flow_version)
         if flow is None:
             return Reply(edit=chosen, messages=[start_screen(lang)])
@@ -455,9 +601,7 @@ class Conversation:
         if isinstance(outcome.step, engine.Submitted):
             return await self._submit(chat_key, session, flow, outcome.step, before)
         if isinstance(outcome.step, engine.Cancelled):
-            session.drop_draft()
-            done = Screen(_("Your report has been deleted. Nothing was sent."))
-            return Reply(edit=Screen(before.text), messages=[done, start_screen(lang)])
+            return self._clear(session, N_("Your report has been deleted. Nothing was sent."))
         screen = self._screen(session, flow, outcome.step)
         if outcome.problem is not None:
             message = render_problem(outcome.problem, lang, flow, flow.question(asked or ""))
@@ -512,12 +656,20 @@ class Conversation:
         assert draft is not None and lang is not None
         if not engine.accepts_file(flow, draft):
             return Unsupported("file")
-        clean = await self._clean_upload(upload, lang)
+        clean = await self._clean_upload(chat_key, upload, lang)
+        if isinstance(clean, CleanFile):
+            first = not draft.pending and not _detach_files(flow, draft.answers)[1]  # a new report's first file
+            services = self.services
+            size = kilobytes(clean.data)
+            reached = await services.limits.take(services.records, REPORT_KB, chat_key, services.now(), size, first)
+            if reached:
+                clean = Reply(messages=[Screen(reached_text(REPORT_KB, reached, lang))])
         if isinstance(clean, Reply):
             clean.messages.append(self._screen(session, flow, engine.view(flow, draft)))
             return clean
+        bundle = session.files_bundle()  # stored with the draft before any file is stored under it
         await self.services.repository.save_draft(chat_key, session.to_json(), self.services.now())
-        ref = await self.services.repository.add_draft_file(chat_key, clean.mime, clean.data)
+        ref = await self.services.repository.add_draft_file(bundle, clean.mime, clean.data, self.services.now())
         return engine.File(ref, clean.kind)
 
     async def _submit(
@@ -530,6 +682,9 @@ class Conversation:
             session.drop_draft()
             done = Screen(_("Preview finished: nothing was stored."))
             return Reply(edit=Screen(review.text), messages=[done])
+        reached = await self.services.limits.take(self.services.records, REPORTS, chat_key, self.services.now())
+        if reached:  # the draft stays as it is, to be sent once the day's window has passed
+            return Reply(edit=Screen(review.text), messages=[Screen(reached_text(REPORTS, reached, lang)), review])
         answers, file_refs = _detach_files(flow, submitted.answers)
         code = new_code()
         tip = NewTip(
@@ -541,9 +696,17 @@ class Conversation:
             receipt_hash=await asyncio.to_thread(hash_code, code, self.services.receipt_salts[0]),
             flow_hash=self.services.flows.hash_of(flow),
         )
-        await self.services.repository.submit_tip(chat_key, tip, file_refs)
+        clearing_id = random_id() if session.reach is not None else None
+        clearing = None
+        if clearing_id is not None:
+            due = (self.services.now() + RECEIPT_LIFETIME).isoformat()
+            clearing = (clearing_id, {"reach": session.reach, "message_ids": session.trace, "lang": lang, "due": due})
+        await self.services.repository.submit_tip(chat_key, tip, file_refs, session.bundle, clearing)
         session.drop_draft()
-        session.receipt_shown = True
+        session.discard = True
+        if clearing_id is not None:
+            self._receipts[chat_key] = clearing_id
+        done = f"{RECEIPT_DONE}:{clearing_id}" if clearing_id else RECEIPT_DONE
         receipt = Screen(
             _("Thank you. Your report has been received.")
             + "\n\n"
@@ -552,10 +715,12 @@ class Conversation:
             + _("Write the code down somewhere safe, not on this phone. Staff read new reports every day.")
             + "\n\n"
             + _("When you press the button, this whole conversation is deleted from the chat."),
-            ((Button(_("I have written it down"), RECEIPT_DONE),),),
+            ((Button(_("I have written it down"), done),),),
         )
         sent = Screen(review.text + "\n\n" + _("✅ Sent."))
-        return Reply(edit=sent, messages=[receipt], submitted=True, notify_staff=submitted.urgent)
+        return Reply(
+            edit=sent, messages=[receipt], submitted=True, clearing=clearing_id, notify_staff=submitted.urgent
+        )
 
 
 # ---- screens not driven by the engine -----------------------------------------------------------------------
@@ -571,10 +736,16 @@ def language_picker(preferred: str | None, has_draft: bool) -> Screen:
     return Screen("\n".join(lines), buttons)
 
 
-def privacy_screen(lang: str, with_start: bool, voice_shift: bool = True) -> Screen:
+def privacy_screen(
+    lang: str, with_start: bool, voice_shift: bool = True, idle_minutes: int = 30, discreet: bool = True
+) -> Screen:
     """The same facts as the README's "What tipbot stores and what it does not", for reporters."""
     _ = gettext_for(lang)
     voice = _("• Voice messages are re-recorded with a changed voice, so that it is harder to recognise.")
+    neutral = _(
+        "• The bot's description and menu say nothing about reports, and after the chat is cleared only the "
+        "line “{cleared}” is left."
+    ).format(cleared=_(CLEARED))
     text = "\n\n".join(
         [
             _("Before you start:"),
@@ -596,10 +767,17 @@ def privacy_screen(lang: str, with_start: bool, voice_shift: bool = True) -> Scr
                 "and asks whether to remove it before you send."
             ),
             _(
-                "• Telegram itself can see this chat, as it sees every chat with a bot. Once your report is "
-                "sent, the bot deletes this conversation from the chat."
+                "• Telegram itself can see this chat, as it sees every chat with a bot. However the conversation "
+                "ends (report sent, /cancel, /forget or the “🧹 Erase and leave” button), the bot deletes it from "
+                "the chat. If you stop answering for {minutes} minutes, the chat is cleared too; an unfinished "
+                "report is kept for a day so that you can still send it, unless you erase it."
+            ).format(minutes=idle_minutes),
+            _("• “🧹 Erase and leave”, under every question, deletes the report and this whole conversation at once."),
+            *([neutral] if discreet else []),
+            _(
+                "• Staff read reports in their own Telegram group: Telegram and their phones keep those messages. "
+                "An urgent report reaches them at once, so they see when it was sent."
             ),
-            _("• /cancel deletes an unfinished report; /forget deletes it and this whole conversation at once."),
         ]
     )
     start = ((Button(_("Start a report"), BEGIN),), (Button(_("Check my report"), follow_up.CHECK),))
@@ -607,11 +785,20 @@ def privacy_screen(lang: str, with_start: bool, voice_shift: bool = True) -> Scr
     return Screen(text, buttons)
 
 
-def help_screen(lang: str) -> Screen:
+def help_screen(lang: str, discreet: bool) -> Screen:
+    """What /help shows, also to strangers: in discreet mode nothing about what the bot is for."""
     _ = gettext_for(lang)
-    lines = [_("This bot takes anonymous reports about forced and child labour."), ""]
-    lines.extend(f"/{name}: {_(description)}" for name, description in REPORTER_COMMANDS)
+    if discreet:
+        lines = [_("Send /start to begin. The chat is cleared when you finish."), ""]
+    else:
+        lines = [_("This bot takes anonymous reports about forced and child labour."), ""]
+    lines.extend(f"/{name}: {_(description)}" for name, description in commands(discreet))
     return Screen("\n".join(lines))
+
+
+def commands(discreet: bool) -> tuple[tuple[str, str], ...]:
+    """The reporter's commands with their (untranslated) descriptions, for /help and the command menu."""
+    return DISCREET_COMMANDS if discreet else REPORTER_COMMANDS
 
 
 def start_screen(lang: str) -> Screen:
@@ -623,7 +810,7 @@ def start_screen(lang: str) -> Screen:
 def flow_picker(flows: list[Flow], lang: str) -> Screen:
     _ = gettext_for(lang)
     buttons = tuple((Button(flow.text(flow.title, lang)[:60], FLOW_PREFIX + flow.id),) for flow in flows)
-    return Screen(_("What is your report about?"), buttons)
+    return Screen(_("What is your report about?"), (*buttons, erase_row(lang)))
 
 
 def identifier_screen(flow: Flow, pending: dict[str, str], lang: str) -> Screen:
@@ -638,7 +825,7 @@ def identifier_screen(flow: Flow, pending: dict[str, str], lang: str) -> Screen:
         "personal_id": _("Your answer to “{question}” seems to contain a personal identification number:"),
     }[pending["kind"]].format(question=title)
     text = "\n\n".join([intro, pending["text"], _("It could identify you or someone else. Remove it from the report?")])
-    buttons = ((Button(_("Remove it"), REMOVE_IDENTIFIER), Button(_("Keep it"), KEEP_IDENTIFIER)),)
+    buttons = ((Button(_("Remove it"), REMOVE_IDENTIFIER), Button(_("Keep it"), KEEP_IDENTIFIER)), erase_row(lang))
     return Screen(text, buttons)
 
 
@@ -652,6 +839,8 @@ def file_refusal(reason: str, lang: str, max_bytes: int) -> str:
         return text.format(limit=max_bytes // (1024 * 1024), megapixels=MAX_MEGAPIXELS, minutes=MAX_VOICE_MINUTES)
     if reason == "malformed":
         return _("This file could not be read. Please try another one.")
+    if reason == "busy":
+        return _("Many files are being checked right now. Please send this file again in a minute.")
     formats = {family: ", ".join(names) for family, names in ACCEPTED_FORMATS.items()}
     return _(
         "This type of file is not accepted. You can send photos and images ({images}), documents "
@@ -671,6 +860,12 @@ def _next_identifier(flow: Flow, draft: Draft, kept: list[str]) -> dict[str, str
                 if finding.text not in kept:
                     return {"question": question.id, "kind": finding.kind, "text": finding.text}
     return None
+
+
+def _idle_since(state: dict[str, Any], cutoff: datetime) -> bool:
+    """A conversation with messages to clear, silent since before `cutoff`."""
+    active_at = state.get("active_at")
+    return bool(state.get("reach") and state.get("trace") and active_at and datetime.fromisoformat(active_at) < cutoff)
 
 
 def _is_shared_contact(event: Event) -> bool:

@@ -16,6 +16,8 @@ from .i18n import gettext_for
 
 CHECKED, UNCHECKED = "✅", "▫️"
 MAX_MESSAGE = 4096
+ERASE = "erase"
+"""The one-tap way out under every questionnaire screen; the conversation handles it before the engine."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,13 @@ def _render_ask(flow: Flow, step: Ask, lang: str) -> Screen:
     elif kind is QuestionType.ATTACHMENTS and step.pending:
         lines.append(_("Files received: {count}. Send more or press “Done”.").format(count=len(step.pending)))
     rows.append(_navigation_row(step, _))
+    rows.append(erase_row(lang))
     return Screen("\n\n".join(lines), tuple(row for row in rows if row))
+
+
+def erase_row(lang: str) -> tuple[Button, ...]:
+    _ = gettext_for(lang)
+    return (Button(_("🧹 Erase and leave"), ERASE),)
 
 
 def _region_rows(question: Question, pending: Any, lang: str) -> list[tuple[Button, ...]]:
@@ -214,6 +222,7 @@ def _render_review(flow: Flow, step: Review, lang: str) -> Screen:
     buttons = (
         (Button(_("✅ Send the report"), actions.CONFIRM),),
         (Button(_("✏️ Change an answer"), actions.EDIT), Button(_("🗑 Delete the report"), actions.CANCEL)),
+        erase_row(lang),
     )
     return Screen(text, buttons)
 
@@ -222,4 +231,5 @@ def _render_edit_menu(flow: Flow, step: EditMenu, lang: str) -> Screen:
     _ = gettext_for(lang)
     rows = [(Button(question_title(flow, q, lang)[:60], actions.edit(q.id)),) for q in step.questions]
     rows.append((Button(_("« Back to the review"), actions.REVIEW),))
+    rows.append(erase_row(lang))
     return Screen(_("Which answer do you want to change?"), tuple(rows))

@@ -7,15 +7,18 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.clearings import Clearings
 from storage.database import create_engine, session_factory, upgrade
 from storage.flow_versions import FlowVersions
 from storage.repository import Repository
+from storage.scrub import Scrubber
 from storage.staff_records import StaffRecords
 
 from .config import Settings
 from .conversation import Conversation, Services
 from .flow_admin import FlowAdmin
 from .flows.catalog import FlowCatalog
+from .limits import Limits, expire_counters
 from .privacy.clean import CleanFile
 from .privacy.crypto import Cipher
 from .privacy.keys import Keys, load_secret
@@ -36,6 +39,7 @@ class Runtime:
     flow_admin: FlowAdmin
     sandbox: Sandbox
     conversation: Conversation
+    scrubber: Scrubber
 
     @classmethod
     async def open(cls, settings: Settings, migrate: bool = True) -> Runtime:
@@ -51,6 +55,7 @@ class Runtime:
         flow_admin = await FlowAdmin.load(FlowVersions(sessions), records, lambda: datetime.now(settings.tz).date())
         flows = flow_admin.catalog
         sandbox = Sandbox()
+        scrubber = Scrubber(engine)
 
         async def sanitize(data: bytes) -> CleanFile:
             return await sandbox.run(sanitize_file, data, settings.voice_pitch_shift)
@@ -64,9 +69,21 @@ class Runtime:
             today=lambda: datetime.now(settings.tz).date(),
             now=lambda: datetime.now(settings.tz),
             max_file_bytes=settings.max_file_bytes,
+            clearings=Clearings(sessions, cipher),
+            scrub=scrubber.after_ending,
             voice_pitch_shift=settings.voice_pitch_shift,
+            discreet=settings.discreet,
+            idle_minutes=settings.clear_idle_minutes,
+            limits=Limits(
+                reports_per_day=settings.max_reports_per_day,
+                answers_per_hour=settings.max_follow_up_messages_per_hour,
+                files_per_hour=settings.max_files_per_hour,
+                report_mb=settings.max_report_mb,
+                key=keys.derive("rate-counters"),
+            ),
         )
-        return cls(settings, keys, engine, repository, records, flows, flow_admin, sandbox, Conversation(services))
+        conversation = Conversation(services)
+        return cls(settings, keys, engine, repository, records, flows, flow_admin, sandbox, conversation, scrubber)
 
     def today(self) -> date:
         return datetime.now(self.settings.tz).date()
@@ -83,8 +100,19 @@ class Runtime:
         return user_id in self.settings.admin_ids or user_id in await self.records.admins()
 
     async def expire_drafts(self) -> int:
-        return await self.repository.expire_drafts(datetime.now(self.settings.tz) - DRAFT_LIFETIME)
+        removed = await self.repository.expire_drafts(datetime.now(self.settings.tz) - DRAFT_LIFETIME)
+        if removed:
+            await self.scrubber.after_ending()
+        return removed
+
+    async def expire_counters(self) -> int:
+        """Delete rate counters whose window has passed; they hold an HMAC of a chat, like drafts."""
+        removed = await expire_counters(self.records, self.now())
+        if removed:
+            await self.scrubber.after_ending()
+        return removed
 
     async def close(self) -> None:
+        await self.scrubber.close()
         await self.sandbox.close()
         await self.engine.dispose()

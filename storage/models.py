@@ -71,7 +71,10 @@ class Delivery(Base):
 
 
 class Draft(Base):
-    """A conversation in progress, keyed by HMAC of the chat id; deleted on submit, cancel or expiry."""
+    """A conversation in progress, keyed by HMAC of the chat id; deleted when the conversation ends.
+
+    On PostgreSQL this table (like draft_files, clearings and code_attempts) is UNLOGGED, so its rows never
+    reach the write-ahead log, and the bot rewrites it after conversations end (see storage/scrub.py)."""
 
     __tablename__ = "drafts"
     __table_args__ = NO_ROWID
@@ -82,14 +85,29 @@ class Draft(Base):
 
 
 class DraftFile(Base):
-    """A sanitized attachment waiting in a draft until the tip is submitted."""
+    """A sanitized attachment waiting in a draft until the tip is submitted.
+
+    `bundle` is a random id the draft keeps (encrypted) for all its files, so no chat's HMAC is stored
+    beside the files; `stored_at` (to the hour) only lets files of a lost draft expire."""
 
     __tablename__ = "draft_files"
     __table_args__ = NO_ROWID
 
     ref: Mapped[str] = mapped_column(String(32), primary_key=True)
-    draft_key: Mapped[str] = mapped_column(ForeignKey("drafts.key", ondelete="CASCADE"), index=True)
+    bundle: Mapped[str] = mapped_column(String(64), index=True)
     mime: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Clearing(Base):
+    """A chat to clear later (the receipt screen after a report was sent): how to reach it and which
+    messages to delete, encrypted, under a random id that no chat's HMAC leads to. Deleted once cleared."""
+
+    __tablename__ = "clearings"
+    __table_args__ = NO_ROWID
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
@@ -194,8 +212,10 @@ class StateValue(Base):
     value: Mapped[str] = mapped_column(String(200))
 
 
-class Attempt(Base):
-    """Receipt-code guesses per HMAC of a chat (and "*" for all chats) in the current hour."""
+class Counter(Base):
+    """How much one chat sent in a window (receipt-code tries, reports, messages to staff, files, kilobytes):
+    `key` is the purpose and an HMAC of the chat's key, `hour` when the window began (to the hour). Deleted once
+    the window has passed. The table keeps its first name, from when it counted receipt-code tries only."""
 
     __tablename__ = "code_attempts"
     __table_args__ = NO_ROWID

@@ -9,7 +9,7 @@ import logging
 import secrets
 import weakref
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.privacy.clean import file_kind
 from bot.privacy.crypto import Cipher, DecryptionError
 
+from .clearings import add_clearing
 from .models import Attachment, AuditEntry, DeliveredPart, Delivery, Draft, DraftFile, Exchange, Note, StateValue, Tip
 
 
@@ -67,6 +68,10 @@ log = logging.getLogger(__name__)
 
 def random_id() -> str:
     return secrets.token_hex(16)
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0, tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -119,44 +124,81 @@ class Repository:
             return None if row is None else self._cipher.decrypt_json(row.data, b"draft:" + key.encode())
 
     async def save_draft(self, key: str, state: dict[str, Any], now: datetime) -> None:
-        """`now` is kept to the hour, only to expire the draft."""
-        touched = now.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+        """`now` is kept to the hour, only to expire the draft. A state names its files' bundle under "bundle"
+        (drafts begun before bundles existed used their key)."""
+        touched = _hour(now)
         blob = self._cipher.encrypt_json(state, b"draft:" + key.encode())
         async with self._sessions.begin() as session:
             await session.merge(Draft(key=key, data=blob, touched_at=touched))
 
-    async def delete_draft(self, key: str) -> None:
+    async def delete_draft(self, key: str, bundle: str | None = None) -> None:
         async with self._sessions.begin() as session:
-            await session.execute(delete(DraftFile).where(DraftFile.draft_key == key))
+            await session.execute(delete(DraftFile).where(DraftFile.bundle == (bundle or key)))
             await session.execute(delete(Draft).where(Draft.key == key))
 
-    async def add_draft_file(self, key: str, mime: str, data: bytes) -> str:
+    async def add_draft_file(self, bundle: str, mime: str, data: bytes, now: datetime | None = None) -> str:
         ref = random_id()
         blob = self._cipher.encrypt(data, b"draft-file:" + ref.encode())
+        stored_at = _hour(now or datetime.now())
         async with self._sessions.begin() as session:
-            session.add(DraftFile(ref=ref, draft_key=key, mime=mime, data=blob))
+            session.add(DraftFile(ref=ref, bundle=bundle, mime=mime, data=blob, stored_at=stored_at))
         return ref
 
-    async def delete_draft_files(self, key: str) -> None:
+    async def delete_draft_files(self, bundle: str) -> None:
         async with self._sessions.begin() as session:
-            await session.execute(delete(DraftFile).where(DraftFile.draft_key == key))
+            await session.execute(delete(DraftFile).where(DraftFile.bundle == bundle))
 
     async def expire_drafts(self, touched_before: datetime) -> int:
-        cutoff = touched_before.replace(tzinfo=None)
+        """Delete drafts untouched since the cut-off with their files, and files whose draft is gone (stored
+        a day before the cut-off)."""
+        cutoff = _hour(touched_before)
         async with self._sessions.begin() as session:
-            stale = select(Draft.key).where(Draft.touched_at < cutoff)
-            await session.execute(delete(DraftFile).where(DraftFile.draft_key.in_(stale)))
-            result = await session.execute(delete(Draft).where(Draft.touched_at < cutoff))
-            return result.rowcount or 0
+            stale = (await session.execute(select(Draft).where(Draft.touched_at < cutoff))).scalars().all()
+            bundles = [self._bundle_of(row) for row in stale]
+            await session.execute(delete(DraftFile).where(DraftFile.bundle.in_(bundles)))
+            await session.execute(delete(DraftFile).where(DraftFile.stored_at < cutoff - timedelta(days=1)))
+            await session.execute(delete(Draft).where(Draft.key.in_([row.key for row in stale])))
+            return len(stale)
+
+    def _bundle_of(self, row: Draft) -> str:
+        try:
+            state = self._cipher.decrypt_json(row.data, b"draft:" + row.key.encode())
+        except DecryptionError:
+            log.warning("an expired draft does not decrypt; its files expire with the orphans")
+            return row.key
+        return state.get("bundle") or row.key
+
+    async def drafts(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every draft with its state (to find conversations left idle); drafts that do not decrypt are skipped."""
+        async with self._sessions() as session:
+            rows = (await session.execute(select(Draft))).scalars().all()
+        found = []
+        for row in rows:
+            try:
+                found.append((row.key, self._cipher.decrypt_json(row.data, b"draft:" + row.key.encode())))
+            except DecryptionError:
+                log.warning("skipped a draft that does not decrypt")
+        return found
 
     # ---- tips ---------------------------------------------------------------------------------------------
 
-    async def submit_tip(self, draft_key: str, tip: NewTip, file_refs: list[str]) -> str:
-        """Store the tip and move its files out of the draft, all in one transaction; drop the draft."""
+    async def submit_tip(
+        self,
+        draft_key: str,
+        tip: NewTip,
+        file_refs: list[str],
+        bundle: str | None = None,
+        clearing: tuple[str, dict[str, Any]] | None = None,
+    ) -> str:
+        """Store the tip and move its files out of the draft, all in one transaction; drop the draft (and the
+        rest of its bundle). `clearing` (a random id and what it takes to clear the chat, see
+        storage/clearings.py) is stored in the same transaction, so the chat is cleared later even if the bot
+        stops right after."""
         tip_id = random_id()
+        bundle = bundle or draft_key
         async with self._sessions.begin() as session:
             files = (await session.execute(select(DraftFile).where(DraftFile.ref.in_(file_refs)))).scalars().all()
-            by_ref = {row.ref: row for row in files if row.draft_key == draft_key}
+            by_ref = {row.ref: row for row in files if row.bundle == bundle}
             missing = [ref for ref in file_refs if ref not in by_ref]
             if missing:
                 raise LookupError(f"{len(missing)} attachment(s) of the draft are missing")
@@ -190,8 +232,10 @@ class Repository:
                     )
                 )
             await session.flush()
-            await session.execute(delete(DraftFile).where(DraftFile.draft_key == draft_key))
+            await session.execute(delete(DraftFile).where(DraftFile.bundle == bundle))
             await session.execute(delete(Draft).where(Draft.key == draft_key))
+            if clearing is not None:
+                add_clearing(session, self._cipher, *clearing)
         return tip_id
 
     async def tips_pending_for(self, chat_id: int) -> list[StoredTip]:

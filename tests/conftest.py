@@ -19,7 +19,8 @@ from storage.database import create_engine
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL = os.environ.get("TIPBOT_TEST_DATABASE_URL")
 """A PostgreSQL server to test against; this run works in a database of its own created there."""
-POSTGRES_URL = f"{SERVER_URL.rsplit('/', 1)[0]}/tipbot_test_{os.getpid()}_{secrets.token_hex(4)}" if SERVER_URL else None
+RUN_DATABASE = f"tipbot_test_{os.getpid()}_{secrets.token_hex(4)}"
+POSTGRES_URL = f"{SERVER_URL.rsplit('/', 1)[0]}/{RUN_DATABASE}" if SERVER_URL else None
 
 # The sanitizer sandbox starts spawned children: they must import the project like this process does.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
@@ -42,12 +43,12 @@ async def _on_server(statement: str) -> None:
 def pytest_configure(config) -> None:
     """Another test run (a colleague's, CI's) may use the server at the same time: never touch its database."""
     if POSTGRES_URL:
-        asyncio.run(_on_server(f'CREATE DATABASE "{POSTGRES_URL.rsplit("/", 1)[1]}"'))
+        asyncio.run(_on_server(f'CREATE DATABASE "{RUN_DATABASE}"'))
 
 
 def pytest_unconfigure(config) -> None:
     if POSTGRES_URL:
-        asyncio.run(_on_server(f'DROP DATABASE IF EXISTS "{POSTGRES_URL.rsplit("/", 1)[1]}" WITH (FORCE)'))
+        asyncio.run(_on_server(f'DROP DATABASE IF EXISTS "{RUN_DATABASE}" WITH (FORCE)'))
 
 
 async def reset_postgres(url: str) -> None:

@@ -84,10 +84,12 @@ class Reporter:
         return await self.api.wait_for_message(self.chat, predicate, after=after or 0)
 
     def holder(self, action: str) -> tuple[SentMessage, dict]:
+        """The newest button doing `action` (or `action` for one object, whose id follows after a colon)."""
         for message in reversed(self.messages()):
             for row in message.buttons():
                 for button in row:
-                    if button.get("callback_data") == action:
+                    data = button.get("callback_data") or ""
+                    if data == action or data.startswith(action + ":"):
                         return message, button
         raise AssertionError(f"no button {action!r} in the chat:\n{self.api.dump_chat(self.chat)}")
 

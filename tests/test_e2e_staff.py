@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.conversation import help_screen
 from bot.flows.engine import actions
 from bot.follow_up import ANSWER, CHECK, DONE
 from bot.i18n import gettext_for
@@ -92,7 +93,7 @@ async def test_strangers_get_the_neutral_answer_and_change_nothing(api, settings
         text = command.format(id=tip_id[:8])
         api.send_text(STRANGER, text)
         reply = await api.wait_for_message(STRANGER.id)
-        helps = en("This bot takes anonymous reports about forced and child labour.")
+        helps = help_screen("en", discreet=True).text
         if command.startswith("/status"):  # for a reporter, /status checks their own report by its code
             assert reply.text == en("Send the 16-digit receipt code of your report (spaces are fine).")
         else:

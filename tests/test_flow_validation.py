@@ -510,16 +510,6 @@ def test_yaml_errors_name_line_and_column(tmp_path, content, message):
     assert [str(problem) for problem in caught.value.problems] == [f"{path}: {message}"]
 
 
-def test_yaml_merge_keys_may_override_and_a_bom_is_fine(tmp_path):
-    path = tmp_path / "flow.yaml"
-    path.write_text(
-        "\ufeffid: campaign\nlanguages: [en]\ntitle: &t {en: Title}\n"
-        "questions:\n  - {id: q, type: text, text: {<<: *t, en: Where}}\n",
-        encoding="utf-8",
-    )
-    assert load_flow_file(path).questions[0].text == {"en": "Where"}
-
-
 # ---- JSON Schema --------------------------------------------------------------------------------------------
 
 

@@ -20,7 +20,6 @@ from ..flows.loader import FlowError
 from ..i18n import LANGUAGE_NAMES, gettext_for, match_language
 from ..runtime import Runtime
 from . import reporter
-from .keyboards import markup
 from .runtime_access import runtime_of
 
 ACTION = "flowadm:"
@@ -242,7 +241,7 @@ async def _neutral(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user = update.effective_user
     lang = match_language(user.language_code if user else None) or "ru"
     await context.bot.send_message(
-        update.effective_chat.id, help_screen(lang).text, reply_markup=markup(help_screen(lang))
+        update.effective_chat.id, help_screen(lang, runtime_of(context).settings.discreet).text
     )
 
 

@@ -5,21 +5,26 @@ from __future__ import annotations
 import logging
 from datetime import time, timedelta
 
-from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ContextTypes
 
 from ..config import Settings
-from ..conversation import REPORTER_COMMANDS
 from ..digest.jobs import digest_missed, run_digest, run_retention, send_notices
-from ..i18n import LANGUAGES, TELEGRAM_CODES, gettext_for, match_language
+from ..i18n import gettext_for, match_language
 from ..runtime import Runtime
 from . import admin, reporter, staff
-from .runtime_access import attach, runtime_in, runtime_of
+from .fairness import FairUpdateProcessor
+from .profile import publish_profile
+from .runtime_access import KEY, attach, runtime_in, runtime_of
 
 log = logging.getLogger(__name__)
 RETENTION_TIME = time(3, 30)
 DIGEST_RETRY = timedelta(minutes=2)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+CONCURRENT_UPDATES = 32
+PER_CHAT = 1
+"""Updates of one chat run one at a time, in order; the others of that chat wait without taking a slot."""
+COUNTERS_EVERY = timedelta(minutes=1)
 
 
 def build_application(settings: Settings, runtime: Runtime | None = None) -> Application:
@@ -32,7 +37,7 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
         .base_url(settings.api_base_url)
         .base_file_url(settings.api_file_url)
         .rate_limiter(AIORateLimiter(max_retries=3))
-        .concurrent_updates(32)
+        .concurrent_updates(FairUpdateProcessor(CONCURRENT_UPDATES, per_chat=PER_CHAT))
     )
     if runtime is None:
         builder = builder.post_init(_open_runtime(settings)).post_shutdown(_close_runtime)
@@ -51,32 +56,27 @@ def _open_runtime(settings: Settings):
     async def post_init(application: Application) -> None:
         attach(application, await Runtime.open(settings))
         schedule_jobs(application, settings)
-        await publish_commands(application.bot)
+        await publish_profile(application.bot, settings.discreet)
 
     return post_init
 
 
-async def publish_commands(bot: Bot) -> None:
-    """The command menu in each language; Russian for Telegram apps set to any other language."""
-    for lang in (None, *(lang for lang in LANGUAGES if TELEGRAM_CODES.get(lang, lang))):
-        _ = gettext_for(lang or "ru")
-        commands = [BotCommand(name, _(description)) for name, description in REPORTER_COMMANDS]
-        await bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(), language_code=lang)
-
-
 async def _close_runtime(application: Application) -> None:
-    await runtime_in(application).close()
+    if KEY in application.bot_data:  # not there when the start failed before it was opened
+        await runtime_in(application).close()
 
 
 def schedule_jobs(application: Application, settings: Settings) -> None:
     """The daily digest, a catch-up digest if one was missed while the bot was down, retention at night,
-    and hourly draft expiry."""
+    hourly draft expiry, and rate counters deleted every minute once their window has passed."""
     queue = application.job_queue
     assert queue is not None, "python-telegram-bot must be installed with the job-queue extra"
     queue.run_daily(_digest_job, time=settings.digest_time.replace(tzinfo=settings.tz), name="digest")
     queue.run_once(_catch_up_job, when=timedelta(seconds=2), name="catch-up")
     queue.run_daily(_retention_job, time=RETENTION_TIME.replace(tzinfo=settings.tz), name="retention")
     queue.run_repeating(_expire_drafts_job, interval=timedelta(hours=1), first=timedelta(seconds=5), name="drafts")
+    queue.run_repeating(_expire_counters_job, interval=COUNTERS_EVERY, first=timedelta(seconds=7), name="counters")
+    reporter.schedule_clearing(application)
 
 
 async def _digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -105,6 +105,10 @@ async def _expire_drafts_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     removed = await runtime_of(context).expire_drafts()
     if removed:
         log.info("expired %d unfinished draft(s)", removed)
+
+
+async def _expire_counters_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await runtime_of(context).expire_counters()
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

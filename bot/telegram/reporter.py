@@ -1,25 +1,29 @@
 """Handlers for reporters in private chats: turn an update into a conversation event, send the reply.
 
-The chat id is used only to answer and to derive the HMAC key; it is never stored or logged.
+The chat id is used to answer, to derive the HMAC key, and (encrypted in the draft or a clearing, never with
+a tip) to clear the chat later; it is never logged.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from datetime import timedelta
 
 from telegram import Message, Update
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from ..conversation import RECEIPT_DONE, REPORTER_COMMANDS, Command, Event, Reply, Upload
+from ..conversation import CLEARED, REPORTER_COMMANDS, ChatClearing, Command, Event, Reply, Upload
 from ..digest.jobs import send_notices
 from ..flows.engine import Press, Text, Unsupported
-from ..i18n import match_language
+from ..i18n import gettext_for, match_language
 from .keyboards import markup
 from .runtime_access import runtime_of
 
-RECEIPT_LIFETIME = timedelta(minutes=10)
+log = logging.getLogger(__name__)
+CLEARING_INTERVAL = timedelta(seconds=20)
+"""How often conversations left idle and receipts not acknowledged are looked for."""
 DELETE_BATCH = 100
 COMMAND_NAMES = tuple(name for name, _description in REPORTER_COMMANDS)
 FILE_KINDS = ("document", "voice", "audio", "video", "video_note", "animation")
@@ -43,32 +47,38 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message_id = update.message.message_id if update.message else None
     user = update.effective_user
     preferred = match_language(user.language_code if user else None)
-    reply = await runtime.conversation.handle(chat_key, event, update.update_id, message_id, preferred)
+    reply = await runtime.conversation.handle(chat_key, event, update.update_id, message_id, preferred, chat.id)
     sent = await deliver(update, context, reply)
-    await runtime.conversation.remember(chat_key, sent)
-    if reply.submitted:
-        schedule_receipt_clearing(context, chat.id)
+    await runtime.conversation.remember(chat_key, sent, reply.clearing)
     if reply.notify_staff and context.application.running:  # otherwise the next digest run posts it
         context.application.create_task(send_notices(runtime, context.bot), name="staff-notices")
 
 
-def schedule_receipt_clearing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
-    """Delete the conversation even if the reporter never presses "I have written it down".
-
-    The chat id lives only in this in-memory job; after a restart the next message from the chat
-    clears what is left.
-    """
-    assert context.job_queue is not None
-    context.job_queue.run_once(_clear_receipt, when=RECEIPT_LIFETIME, data=chat_id)
+def schedule_clearing(application: Application) -> None:
+    assert application.job_queue is not None
+    application.job_queue.run_repeating(clear_chats, interval=CLEARING_INTERVAL, first=timedelta(seconds=3))
 
 
-async def _clear_receipt(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def clear_chats(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Clear conversations left idle and receipts never acknowledged, also those from before a restart."""
     runtime = runtime_of(context)
-    chat_id = context.job.data  # type: ignore[union-attr]
-    reply = await runtime.conversation.handle(runtime.keys.chat_key(chat_id), Press(RECEIPT_DONE))
-    await _delete(context, chat_id, reply.delete)
-    for screen in reply.messages:
-        await context.bot.send_message(chat_id, screen.text, reply_markup=markup(screen))
+    await runtime.conversation.end_idle(timedelta(minutes=runtime.settings.clear_idle_minutes))
+    for clearing_id, clearing in await runtime.conversation.due_clearings():
+        if await _clear_chat(context, clearing):
+            await runtime.conversation.finish_clearing(clearing_id)
+
+
+async def _clear_chat(context: ContextTypes.DEFAULT_TYPE, clearing: ChatClearing) -> bool:
+    """Delete the messages and leave the neutral line; False if Telegram could not be reached (tried again)."""
+    await _delete(context, clearing.reach, clearing.message_ids)
+    try:
+        await context.bot.send_message(clearing.reach, gettext_for(clearing.lang)(CLEARED))
+    except (Forbidden, BadRequest):
+        pass  # the reporter blocked the bot or deleted the chat: nothing is left to clear there
+    except TelegramError as error:
+        log.warning("a chat could not be cleared yet (%s); trying again", type(error).__name__)
+        return False
+    return True
 
 
 def to_event(update: Update) -> Event:

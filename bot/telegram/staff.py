@@ -57,7 +57,7 @@ async def on_staff_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
             await reporter.on_update(update, context)  # a reporter checking their own report
             return
         lang = match_language(user.language_code) or "ru"
-        await context.bot.send_message(chat.id, help_screen(lang).text)
+        await context.bot.send_message(chat.id, help_screen(lang, runtime.settings.discreet).text)
         return
     if command == "status" and not args and chat.type == chat.PRIVATE:
         await reporter.on_update(update, context)  # an admin checking a report of their own
@@ -128,7 +128,7 @@ async def on_staff_language(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     assert chat is not None
     if not await is_staff(runtime, update):
         lang = match_language(user.language_code if user else None) or "ru"
-        await context.bot.send_message(chat.id, help_screen(lang).text)
+        await context.bot.send_message(chat.id, help_screen(lang, runtime.settings.discreet).text)
         return
     buttons = [[InlineKeyboardButton(LANGUAGE_NAMES[lang], callback_data=LANGUAGE_ACTION + lang)] for lang in LANGUAGES]
     text = "\n".join(gettext_for(lang)(LANGUAGE_PROMPT) for lang in LANGUAGES)
