@@ -27,6 +27,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -152,6 +153,7 @@ class Sandbox:
         )
         self._in_memory = os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK | os.X_OK)
         self._root = tempfile.mkdtemp(prefix="tipbot-sandbox-", dir="/dev/shm" if self._in_memory else None)
+        self._remove_root = weakref.finalize(self, shutil.rmtree, self._root, ignore_errors=True)  # or at exit
         self._slots = [_Slot(self._make_slot_dir(tempfile.mkdtemp(dir=self._root))) for _ in range(workers)]
         if os.geteuid() == 0:
             os.chmod(self._root, 0o711)  # workers (nobody) pass through to their own directory, list nothing
@@ -261,4 +263,4 @@ class Sandbox:
             elif task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-        shutil.rmtree(self._root, ignore_errors=True)
+        self._remove_root()
