@@ -29,7 +29,7 @@ from .privacy.clean import CleanFile, SanitizeError
 from .privacy.images import MAX_PIXELS
 from .privacy.media import MAX_VOICE_DURATION
 from .privacy.pii import MASK, find_identifiers
-from .privacy.receipts import format_code, hash_code, new_code
+from .privacy.receipts import format_code, new_code
 from .privacy.sanitize import ACCEPTED_FORMATS
 from .render import ERASE, Button, Screen, erase_row, format_answer, question_title, render_problem, render_step
 
@@ -693,7 +693,7 @@ class Conversation:
             answers=answers,
             urgent=submitted.urgent,
             created_on=self.services.today(),
-            receipt_hash=await asyncio.to_thread(hash_code, code, self.services.receipt_salts[0]),
+            receipt_hash=await follow_up.hash_receipt(code, self.services.receipt_salts[0]),
             flow_hash=self.services.flows.hash_of(flow),
         )
         clearing_id = random_id() if session.reach is not None else None

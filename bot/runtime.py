@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.clearings import Clearings
 from storage.database import create_engine, session_factory, upgrade
 from storage.flow_versions import FlowVersions
-from storage.repository import Repository
+from storage.repository import Repository, bind_old_blobs
 from storage.scrub import Scrubber
 from storage.staff_records import StaffRecords
 
@@ -51,6 +51,7 @@ class Runtime:
             await upgrade(engine)
         cipher = Cipher(keys.data_key, *(old.data_key for old in previous))
         sessions = session_factory(engine)
+        await bind_old_blobs(sessions, cipher)
         repository, records = Repository(sessions, cipher), StaffRecords(sessions, cipher)
         flow_admin = await FlowAdmin.load(FlowVersions(sessions), records, lambda: datetime.now(settings.tz).date())
         flows = flow_admin.catalog

@@ -3,11 +3,9 @@ so nothing above it handles ciphertext and nothing below it sees plaintext."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import secrets
-import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -70,7 +68,8 @@ def random_id() -> str:
     return secrets.token_hex(16)
 
 
-def _hour(moment: datetime) -> datetime:
+def to_hour(moment: datetime) -> datetime:
+    """A moment kept no finer than its hour (and without a time zone, as the columns are)."""
     return moment.replace(minute=0, second=0, microsecond=0, tzinfo=None)
 
 
@@ -126,7 +125,7 @@ class Repository:
     async def save_draft(self, key: str, state: dict[str, Any], now: datetime) -> None:
         """`now` is kept to the hour, only to expire the draft. A state names its files' bundle under "bundle"
         (drafts begun before bundles existed used their key)."""
-        touched = _hour(now)
+        touched = to_hour(now)
         blob = self._cipher.encrypt_json(state, b"draft:" + key.encode())
         async with self._sessions.begin() as session:
             await session.merge(Draft(key=key, data=blob, touched_at=touched))
@@ -139,7 +138,7 @@ class Repository:
     async def add_draft_file(self, bundle: str, mime: str, data: bytes, now: datetime | None = None) -> str:
         ref = random_id()
         blob = self._cipher.encrypt(data, b"draft-file:" + ref.encode())
-        stored_at = _hour(now or datetime.now())
+        stored_at = to_hour(now or datetime.now())
         async with self._sessions.begin() as session:
             session.add(DraftFile(ref=ref, bundle=bundle, mime=mime, data=blob, stored_at=stored_at))
         return ref
@@ -151,7 +150,7 @@ class Repository:
     async def expire_drafts(self, touched_before: datetime) -> int:
         """Delete drafts untouched since the cut-off with their files, and files whose draft is gone (stored
         a day before the cut-off)."""
-        cutoff = _hour(touched_before)
+        cutoff = to_hour(touched_before)
         async with self._sessions.begin() as session:
             stale = (await session.execute(select(Draft).where(Draft.touched_at < cutoff))).scalars().all()
             bundles = [self._bundle_of(row) for row in stale]
@@ -161,24 +160,22 @@ class Repository:
             return len(stale)
 
     def _bundle_of(self, row: Draft) -> str:
-        try:
-            state = self._cipher.decrypt_json(row.data, b"draft:" + row.key.encode())
-        except DecryptionError:
-            log.warning("an expired draft does not decrypt; its files expire with the orphans")
-            return row.key
-        return state.get("bundle") or row.key
+        """Drafts that do not decrypt leave their files to expire with the orphans."""
+        state = self._open_draft(row)
+        return (state or {}).get("bundle") or row.key
+
+    def _open_draft(self, row: Draft) -> dict[str, Any] | None:
+        state = open_blob(self._cipher, row.data, b"draft:" + row.key.encode())
+        if state is None:
+            log.warning("skipped a draft that does not decrypt")
+        return None if state is None else json.loads(state)
 
     async def drafts(self) -> list[tuple[str, dict[str, Any]]]:
         """Every draft with its state (to find conversations left idle); drafts that do not decrypt are skipped."""
         async with self._sessions() as session:
             rows = (await session.execute(select(Draft))).scalars().all()
-        found = []
-        for row in rows:
-            try:
-                found.append((row.key, self._cipher.decrypt_json(row.data, b"draft:" + row.key.encode())))
-            except DecryptionError:
-                log.warning("skipped a draft that does not decrypt")
-        return found
+        states = [(row.key, self._open_draft(row)) for row in rows]
+        return [(key, state) for key, state in states if state is not None]
 
     # ---- tips ---------------------------------------------------------------------------------------------
 
@@ -391,8 +388,6 @@ class Repository:
 
     async def _load_tips(self, query, files: bool = True) -> list[StoredTip]:
         """A tip or a file that does not decrypt is left out with a log line; the rest load."""
-        if files:
-            await bind_old_blobs(self._sessions, self._cipher)
         async with self._sessions() as session:
             rows = (await session.execute(query)).scalars().all()
             by_tip: dict[str, list[StoredFile]] = {}
@@ -445,30 +440,11 @@ _LEGACY_BLOBS = (
 _BATCH = 200
 
 
-class _Binding:
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.done = False
-
-
-_bindings: weakref.WeakKeyDictionary[async_sessionmaker, _Binding] = weakref.WeakKeyDictionary()
-
-
 async def bind_old_blobs(sessions: async_sessionmaker, cipher: Cipher) -> None:
     """Attachments, notes and exchanges stored before their tip was part of their encryption context
-    ("attachment:<id>") are re-encrypted once, before the first of them is read, under the bound context;
-    reading never accepts the old form, so an old row moved to another tip does not open either. The state
-    table records that it was done: later runs only look that up, once per process."""
-    binding = _bindings.setdefault(sessions, _Binding())
-    if binding.done:
-        return
-    async with binding.lock:
-        if not binding.done:
-            await _rebind(sessions, cipher)
-            binding.done = True
-
-
-async def _rebind(sessions: async_sessionmaker, cipher: Cipher) -> None:
+    ("attachment:<id>") are re-encrypted once, at start (Runtime.open), under the bound context; reading never
+    accepts the old form, so an old row moved to another tip does not open either. The state table records
+    that it was done: later starts only look that up."""
     rebound = 0
     async with sessions.begin() as session:
         if await session.get(StateValue, BOUND_STATE) is not None:

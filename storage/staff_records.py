@@ -19,11 +19,11 @@ from .repository import (
     AuditRecord,
     StoredFile,
     add_audit,
-    bind_old_blobs,
     bound_context,
     log_skipped,
     open_blob,
     random_id,
+    to_hour,
 )
 
 
@@ -115,7 +115,6 @@ class StaffRecords:
             add_audit(session, audit)
 
     async def notes(self, tip_id: str) -> list[StoredNote]:
-        await bind_old_blobs(self._sessions, self._cipher)
         async with self._sessions() as session:
             rows = (await session.execute(select(Note).where(Note.tip_id == tip_id))).scalars().all()
         notes = []
@@ -188,7 +187,6 @@ class StaffRecords:
 
     async def _load(self, query) -> list[StoredExchange]:
         """Files are opened under the exchange's tip: one moved to another tip's exchange does not decrypt."""
-        await bind_old_blobs(self._sessions, self._cipher)
         result, broken, broken_files = [], 0, 0
         async with self._sessions() as session:
             rows = (await session.execute(query)).scalars().all()
@@ -230,7 +228,7 @@ class StaffRecords:
         async with self._sessions.begin() as session:
             dialect = session.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            statement = insert(Counter).values(key=key, hour=_hour(now), count=amount)
+            statement = insert(Counter).values(key=key, hour=to_hour(now), count=amount)
             new = statement.excluded
             if restart:
                 statement = statement.on_conflict_do_update(
@@ -265,7 +263,3 @@ class StaffRecords:
             known = or_(*(Counter.key.startswith(prefix, autoescape=True) for prefix in ended))
             removed += (await session.execute(delete(Counter).where(~known))).rowcount or 0
             return removed
-
-
-def _hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)

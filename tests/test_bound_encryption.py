@@ -128,14 +128,18 @@ async def test_rows_stored_before_the_binding_are_re_encrypted_once(runtime, mak
     await sql(runtime, "DELETE FROM state WHERE key = :key", key=BOUND_STATE)
     legacy_blobs = await sql(runtime, "SELECT id, data FROM attachments")
 
-    [tip] = [tip for tip in await runtime.repository.pending_tips() if tip.id == first]
-    assert [file.data for file in tip.files] == [b"FILE-FIRST"]
-    assert [note.text for note in await runtime.records.notes(first)] == ["old note"]
-    [exchange] = await runtime.records.exchanges(first)
-    assert exchange.text == "old answer" and [f.data for f in exchange.files] == [b"OLD-PHOTO"]
-    assert await runtime.records.state(BOUND_STATE) == "done"
-    rebound = await sql(runtime, "SELECT id, data FROM attachments")
-    assert sorted(rebound) != sorted(legacy_blobs) and "do not decrypt" not in skipped.text
+    restarted = await Runtime.open(make_settings(database_url=database_url))  # the re-encryption runs at start
+    try:
+        [tip] = [tip for tip in await restarted.repository.pending_tips() if tip.id == first]
+        assert [file.data for file in tip.files] == [b"FILE-FIRST"]
+        assert [note.text for note in await restarted.records.notes(first)] == ["old note"]
+        [exchange] = await restarted.records.exchanges(first)
+        assert exchange.text == "old answer" and [f.data for f in exchange.files] == [b"OLD-PHOTO"]
+        assert await restarted.records.state(BOUND_STATE) == "done"
+        rebound = await sql(restarted, "SELECT id, data FROM attachments")
+        assert sorted(rebound) != sorted(legacy_blobs) and "do not decrypt" not in skipped.text
+    finally:
+        await restarted.close()
 
     again = await Runtime.open(make_settings(database_url=database_url))
     try:

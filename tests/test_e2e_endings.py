@@ -112,13 +112,14 @@ async def test_pressing_the_button_before_the_timer_leaves_one_line_only(api, ma
         assert visible(reporter) == ["Chat cleared."] and len(reporter.messages()) == sent_before
 
 
-async def test_cancel_clears_the_chat(api, make_settings):
-    reporter = Reporter(api, FakeUser(id=7500005, first_name="Shirin", language_code="ru"))
+@pytest.mark.parametrize(("command", "lang", "user_id"), [("/cancel", "ru", 7500005), ("/forget", "uz", 7500007)])
+async def test_cancel_and_forget_clear_the_chat(api, make_settings, command, lang, user_id):
+    reporter = Reporter(api, FakeUser(id=user_id, first_name="Shirin", language_code=lang))
     async with running_bot(bot_settings(make_settings, api)) as runtime:
-        await open_questionnaire(reporter, "ru")
+        await open_questionnaire(reporter, lang)
         await answer_first_part(reporter)
-        await reporter.say("/cancel", lambda m: m.text == cleared_line("ru"))
-        await conversation_is_gone(reporter, "ru")
+        await reporter.say(command, lambda m: m.text == cleared_line(lang))
+        await conversation_is_gone(reporter, lang)
         assert await runtime.repository.load_draft(runtime.keys.chat_key(reporter.chat)) is None
 
 
@@ -130,16 +131,6 @@ async def test_delete_the_report_on_the_review_clears_the_chat(api, make_setting
         await reporter.press_and_wait(actions.CANCEL, lambda m: m.text == cleared_line("kk"))
         await conversation_is_gone(reporter, "kk")
         assert await runtime.repository.pending_tips() == []
-
-
-async def test_forget_clears_the_chat(api, make_settings):
-    reporter = Reporter(api, FakeUser(id=7500007, first_name="Timur", language_code="uz"))
-    async with running_bot(bot_settings(make_settings, api)) as runtime:
-        await open_questionnaire(reporter, "uz")
-        await answer_first_part(reporter)
-        await reporter.say("/forget", lambda m: m.text == cleared_line("uz"))
-        await conversation_is_gone(reporter, "uz")
-        assert await runtime.repository.load_draft(runtime.keys.chat_key(reporter.chat)) is None
 
 
 async def test_erase_and_leave_is_on_every_screen_and_clears_everything_at_once(api, make_settings):
