@@ -32,6 +32,7 @@ from .privacy.pii import MASK, find_identifiers
 from .privacy.receipts import format_code, new_code
 from .privacy.sanitize import ACCEPTED_FORMATS
 from .render import ERASE, Button, Screen, erase_row, format_answer, question_title, render_problem, render_step
+from .session import Mode, Session
 
 BEGIN = "begin"
 MAX_MEGAPIXELS = MAX_PIXELS // 1_000_000
@@ -67,8 +68,6 @@ RECEIPT_LIFETIME = timedelta(minutes=10)
 """The receipt is cleared from the chat this long after it was shown, if the reporter has not done it."""
 FLOW_PREFIX = "flow:"
 REMOVE_IDENTIFIER, KEEP_IDENTIFIER = "identifier:remove", "identifier:keep"
-MAX_TRACE = 1000
-"""A conversation longer than this many messages keeps only the newest ids for deletion."""
 
 
 @dataclass(frozen=True)
@@ -106,85 +105,6 @@ class Reply:
     messages sent now belong."""
     notify_staff: bool = False
     """Something staff should see at once: an urgent report or a reporter's answer."""
-
-
-@dataclass
-class Session:
-    """One chat's state between events. `trace` holds the ids of the conversation's messages (the
-    reporter's and the bot's) so they can all be deleted from the phone; it lives only as long as the
-    conversation and is never stored with a tip."""
-
-    lang: str | None = None
-    draft: Draft | None = None
-    last_update: int = 0
-    trace: list[int] = field(default_factory=list)
-    reach: int | None = None
-    """How to reach the chat to clear it later (its id), kept only while there is something to clear."""
-    active_at: str | None = None
-    """When the reporter last did something (ISO time), to clear a conversation left idle."""
-    bundle: str | None = None
-    """The random id under which this draft's files are stored."""
-    checking: bool = False
-    """Waiting for a receipt code."""
-    preview: bool = False
-    """An admin trying out an uploaded questionnaire: nothing is stored at the end."""
-    answering: bool = False
-    """Writing to staff about a checked report (the tip itself is known only in memory)."""
-    identifier: dict[str, str] | None = None
-    """A likely identifier found in an answer, waiting for the reporter to keep or remove it."""
-    kept: list[str] = field(default_factory=list)
-    """Identifiers the reporter chose to keep, so they are not asked about again."""
-    discard: bool = False
-    fallback: str = "ru"
-    """Not stored: derived from Telegram's language code for this one event."""
-
-    @property
-    def language(self) -> str:
-        """The chosen language, or until one is chosen the one Telegram reports (never stored)."""
-        return self.lang or self.fallback
-
-    def drop_draft(self) -> None:
-        """Forget the report in progress but keep the trace, so the chat can still be cleared."""
-        self.draft, self.identifier, self.kept, self.preview = None, None, [], False
-
-    def files_bundle(self) -> str:
-        if self.bundle is None:
-            self.bundle = random_id()
-        return self.bundle
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "lang": self.lang,
-            "draft": self.draft.to_json() if self.draft else None,
-            "last_update": self.last_update,
-            "trace": self.trace[-MAX_TRACE:],
-            "reach": self.reach,
-            "active_at": self.active_at,
-            "bundle": self.bundle,
-            "checking": self.checking,
-            "preview": self.preview,
-            "answering": self.answering,
-            "identifier": self.identifier,
-            "kept": self.kept,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Session:
-        draft = Draft.from_json(data["draft"]) if data.get("draft") else None
-        return cls(
-            lang=data.get("lang"),
-            draft=draft,
-            last_update=data.get("last_update", 0),
-            trace=list(data.get("trace", [])),
-            reach=data.get("reach"),
-            active_at=data.get("active_at"),
-            bundle=data.get("bundle"),
-            checking=bool(data.get("checking")),
-            preview=bool(data.get("preview")),
-            answering=bool(data.get("answering")),
-            identifier=data.get("identifier"),
-            kept=list(data.get("kept", [])),
-        )
 
 
 class KeyedLocks:
@@ -240,14 +160,41 @@ class ChatClearing:
     lang: str
 
 
+@dataclass
+class Turn:
+    """One event being handled, with the session it applies to; nothing here is stored."""
+
+    chat_key: str
+    session: Session
+    event: Event
+    fallback: str
+    """The language Telegram reports for this event, used only until the reporter chooses one."""
+    end: bool = False
+    """The conversation is over: its stored state is deleted and scrubbed from the database's files."""
+
+    @property
+    def lang(self) -> str:
+        return self.session.lang or self.fallback
+
+
 class Conversation:
+    """Routes each event: first the few that mean the same in every mode (leaving, commands, language and
+    follow-up buttons, a shared contact), then the handler of the session's mode."""
+
     def __init__(self, services: Services):
         self.services = services
         self._locks = KeyedLocks()
         self._follow_ups = follow_up.FollowUps()
-        self._receipts: dict[str, str] = {}
-        """chat key -> clearing id of a receipt still on screen, in memory only (after a restart the
-        clearing's own timer deletes it)."""
+        self._modes: dict[Mode, Callable[[Turn], Awaitable[Reply]]] = {
+            Mode.LANGUAGE: self._on_language,
+            Mode.WELCOME: self._on_welcome,
+            Mode.QUESTIONNAIRE: self._on_questionnaire,
+            Mode.IDENTIFIER: self._on_identifier,
+            Mode.CODE_CHECK: self._on_code_check,
+            Mode.FOLLOW_UP: self._on_follow_up,
+            Mode.ANSWERING: self._on_answering,
+        }
+        """RECEIPT has no handler: any event first takes the receipt away (`_leave_receipt`)."""
 
     async def handle(
         self,
@@ -266,29 +213,27 @@ class Conversation:
         """
         async with self._locks.hold(chat_key):
             stored = await self.services.repository.load_draft(chat_key)
-            session = Session.from_json(stored) if stored else Session()
-            if stored and "bundle" not in stored:
-                session.bundle = chat_key  # a draft begun before bundles stored its files under its key
+            session = Session.from_json(stored, chat_key) if stored else Session()
             if update_id is not None and update_id <= session.last_update:
                 return Reply()
             if isinstance(event, Press) and event.action.startswith(RECEIPT_DONE):
-                return await self._acknowledge_receipt(chat_key, event.action, reach)
-            leftover = await self._take_receipt(chat_key)  # a receipt still shown when something else happens
-            session.fallback = _fallback_language(preferred)
+                return await self._acknowledge_receipt(chat_key, session, event.action, reach)
+            turn = Turn(chat_key, session, event, _fallback_language(preferred))
+            leftover = await self._leave_receipt(session) if session.mode is Mode.RECEIPT else []
             session.reach = reach if reach is not None else session.reach
             session.active_at = self.services.now().isoformat()
             if message_id is not None and not _is_shared_contact(event):
                 session.trace.append(message_id)
-            reply = await self._dispatch(chat_key, session, event)
+            reply = await self._route(turn)
             if _is_shared_contact(event) and message_id is not None:
                 reply.delete.append(message_id)
             reply.delete[:0] = leftover
             if update_id is not None:
                 session.last_update = update_id
-            await self._persist(chat_key, session, existed=stored is not None)
-            if stored and stored.get("draft") and session.draft is None and not session.discard and session.bundle:
+            await self._persist(turn, existed=stored is not None)
+            if stored and stored.get("draft") and session.draft is None and not turn.end and session.bundle:
                 await self.services.repository.delete_draft_files(session.bundle)
-            if session.discard or reply.clearing or leftover:
+            if turn.end or reply.clearing or leftover:
                 await self.services.scrub()
             return reply
 
@@ -296,12 +241,12 @@ class Conversation:
         """An admin answers an uploaded questionnaire exactly as a reporter would; no tip is stored."""
         async with self._locks.hold(chat_key):
             stored = await self.services.repository.load_draft(chat_key)
-            session = Session.from_json(stored) if stored else Session()
+            session = Session.from_json(stored, chat_key) if stored else Session()
             session.drop_draft()
-            session.lang, session.preview = lang, True
+            session.lang, session.preview, session.receipt = lang, True, None
             outcome = engine.start(flow)
-            session.draft = outcome.draft
-            await self._persist(chat_key, session, existed=stored is not None)
+            session.draft, session.mode = outcome.draft, Mode.QUESTIONNAIRE
+            await self._persist(Turn(chat_key, session, Command("preview"), lang), existed=stored is not None)
             return Reply(messages=[render_step(flow, outcome.step, lang)])
 
     async def remember(self, chat_key: str, message_ids: list[int], clearing: str | None = None) -> None:
@@ -319,9 +264,10 @@ class Conversation:
             stored = await self.services.repository.load_draft(chat_key)
             if stored is None:
                 return
-            session = Session.from_json(stored)
+            session = Session.from_json(stored, chat_key)
             session.trace.extend(message_ids)
-            await self._persist(chat_key, session, existed=True)
+            session.last_screen = message_ids[-1]
+            await self.services.repository.save_draft(chat_key, session.to_json(), self.services.now())
 
     async def end_idle(self, idle: timedelta) -> int:
         """Hand every conversation silent for `idle` over to a clearing due now; an unfinished report stays
@@ -335,13 +281,14 @@ class Conversation:
                 stored = await self.services.repository.load_draft(chat_key)
                 if stored is None or not _idle_since(stored, cutoff):
                     continue
-                session = Session.from_json(stored)
+                session = Session.from_json(stored, chat_key)
                 self._follow_ups.close(chat_key)
-                clearing = {"reach": session.reach, "message_ids": session.trace, "lang": session.language}
+                clearing = {"reach": session.reach, "message_ids": session.trace, "lang": session.lang or "ru"}
                 await self.services.clearings.save(random_id(), clearing | {"due": self.services.now().isoformat()})
-                session.trace, session.reach, session.checking, session.answering = [], None, False, False
-                session.discard = session.draft is None
-                await self._persist(chat_key, session, existed=True)
+                session.trace, session.reach, session.last_screen = [], None, None
+                session.mode = session.resting_mode()
+                turn = Turn(chat_key, session, Command("idle"), session.lang or "ru", end=session.draft is None)
+                await self._persist(turn, existed=True)
                 ended += 1
         if ended:
             await self.services.scrub()
@@ -357,240 +304,212 @@ class Conversation:
         ]
 
     async def finish_clearing(self, clearing_id: str) -> None:
-        """The chat has been cleared: forget how to reach it."""
+        """The chat has been cleared: forget how to reach it, and the session still showing its receipt."""
+        state = await self.services.clearings.get(clearing_id)
         await self.services.clearings.delete(clearing_id)
-        self._receipts = {key: value for key, value in self._receipts.items() if value != clearing_id}
+        chat_key = state.get("chat") if state else None
+        if chat_key is not None:
+            async with self._locks.hold(chat_key):
+                stored = await self.services.repository.load_draft(chat_key)
+                if stored is not None and stored.get("receipt") == clearing_id:
+                    await self.services.repository.delete_draft(chat_key, stored.get("bundle"))
         await self.services.scrub()
 
-    async def _acknowledge_receipt(self, chat_key: str, action: str, reach: int | None) -> Reply:
+    # ---- the receipt --------------------------------------------------------------------------------------
+
+    async def _acknowledge_receipt(self, chat_key: str, session: Session, action: str, reach: int | None) -> Reply:
         """"I have written it down": the conversation with its receipt is deleted, one neutral line stays."""
         clearing_id = action.removeprefix(RECEIPT_DONE).lstrip(":")
         state = await self.services.clearings.get(clearing_id) if clearing_id else None
         if state is None or (reach is not None and state["reach"] != reach):
             return Reply()  # already cleared (by the timer, or another tap)
-        self._receipts.pop(chat_key, None)
         await self.services.clearings.delete(clearing_id)
+        if session.receipt == clearing_id:
+            await self.services.repository.delete_draft(chat_key, session.bundle)
         await self.services.scrub()
         return Reply(delete=state["message_ids"], messages=[Screen(gettext_for(state["lang"])(CLEARED))])
 
-    async def _take_receipt(self, chat_key: str) -> list[int]:
-        """The messages of a receipt still on screen, to delete with this event's reply."""
-        clearing_id = self._receipts.pop(chat_key, None)
+    async def _leave_receipt(self, session: Session) -> list[int]:
+        """The messages of the receipt still on screen, to delete with this event's reply."""
+        clearing_id, session.receipt = session.receipt, None
+        session.mode = session.resting_mode()
         state = await self.services.clearings.get(clearing_id) if clearing_id else None
         if clearing_id is None or state is None:
             return []
         await self.services.clearings.delete(clearing_id)
         return state["message_ids"]
 
-    async def _persist(self, chat_key: str, session: Session, existed: bool) -> None:
-        if session.discard:
+    async def _persist(self, turn: Turn, existed: bool) -> None:
+        session = turn.session
+        if turn.end:
             if existed:
-                await self.services.repository.delete_draft(chat_key, session.bundle)
-        elif session.lang or session.draft or session.trace:
-            await self.services.repository.save_draft(chat_key, session.to_json(), self.services.now())
+                await self.services.repository.delete_draft(turn.chat_key, session.bundle)
+        elif session.worth_keeping():
+            await self.services.repository.save_draft(turn.chat_key, session.to_json(), self.services.now())
 
-    # ---- dispatch ---------------------------------------------------------------------------------------
+    # ---- events that mean the same in every mode ------------------------------------------------------------
 
-    async def _dispatch(self, chat_key: str, session: Session, event: Event) -> Reply:
-        erase = isinstance(event, Press) and event.action == ERASE
-        if erase or (isinstance(event, Command) and event.name == "forget"):
-            self._follow_ups.close(chat_key)
-            return self._clear(session, FORGOTTEN)
-        if isinstance(event, Command) and event.name == "cancel":
-            self._follow_ups.close(chat_key)
-            return self._cancel(session)
-        wants_check = isinstance(event, Command) and event.name == "status"
-        if wants_check or (isinstance(event, Press) and event.action == follow_up.CHECK):
-            return self._ask_code(chat_key, session, session.language)
-        follow_up_press = isinstance(event, Press) and event.action in (follow_up.ANSWER, follow_up.DONE)
-        if isinstance(event, Command) or (isinstance(event, Press) and not follow_up_press):
-            session.checking = session.answering = False  # any other command or button ends a check
+    async def _route(self, turn: Turn) -> Reply:
+        event = turn.event
+        if _pressed(event, ERASE) or _commanded(event, "forget"):
+            self._follow_ups.close(turn.chat_key)
+            return self._clear(turn, FORGOTTEN)
+        if _commanded(event, "cancel"):
+            self._follow_ups.close(turn.chat_key)
+            return self._cancel(turn)
+        if _commanded(event, "status") or _pressed(event, follow_up.CHECK):
+            return self._ask_code(turn)
         if isinstance(event, Command):
-            self._follow_ups.close(chat_key)
-            return self._command(session, event)
-        if _is_shared_contact(event):
-            return self._refuse_contact(session)
-        if session.checking and isinstance(event, Text):
-            return await self._check_code(chat_key, session, event.text)
-        if session.answering or follow_up_press:
-            return await self._follow_up(chat_key, session, event)
+            self._follow_ups.close(turn.chat_key)
+            turn.session.mode = turn.session.resting_mode()
+            return self._command(turn, event)
         if isinstance(event, Press) and event.action.startswith(LANGUAGE_PREFIX):
-            return self._choose_language(session, event.action.removeprefix(LANGUAGE_PREFIX))
-        if session.lang is None:
-            return Reply(messages=[language_picker(None, has_draft=False)])
-        if isinstance(event, Press) and event.action == BEGIN:
-            return self._begin(session)
-        if isinstance(event, Press) and event.action.startswith(FLOW_PREFIX) and session.draft is None:
-            return self._begin(session, event.action.removeprefix(FLOW_PREFIX))
-        if session.draft is None:
-            return Reply(messages=[start_screen(session.lang)])
-        flow = self.services.flows.get(session.draft.flow_id, session.draft.flow_version)
-        if flow is None:
-            session.drop_draft()
-            _ = gettext_for(session.lang)
-            text = _("The questionnaire has been updated since you started. Please start again.")
-            return Reply(messages=[Screen(text, ((Button(_("Start a report"), BEGIN),),))])
-        return await self._answer(chat_key, session, flow, event)
+            return self._choose_language(turn, event.action.removeprefix(LANGUAGE_PREFIX))
+        if _pressed(event, follow_up.ANSWER) or _pressed(event, follow_up.DONE):
+            return self._follow_up_press(turn, event)
+        if _is_shared_contact(event):
+            return self._refuse_contact(turn)
+        return await self._modes[turn.session.mode](turn)
 
-    def _ask_code(self, chat_key: str, session: Session, lang: str) -> Reply:
-        self._follow_ups.close(chat_key)
-        session.checking, session.answering = True, False
-        return Reply(messages=[follow_up.ask_code_screen(lang)])
+    def _command(self, turn: Turn, command: Command) -> Reply:
+        if command.name in ("start", "language"):
+            return Reply(messages=[language_picker(command.preferred, has_draft=turn.session.draft is not None)])
+        if command.name == "privacy":
+            return Reply(messages=[self._privacy(turn.lang, with_start=False)])
+        return Reply(messages=[help_screen(turn.lang, self.services.discreet)])
 
-    async def _check_code(self, chat_key: str, session: Session, text: str) -> Reply:
-        lang = session.language
-        services = self.services
-        found = await follow_up.check_code(
-            text,
-            chat_key,
-            services.repository,
-            services.records,
-            services.receipt_salts,
-            services.now(),
-            services.limits,
-        )
-        if found.tip_id is None:
-            if found.problem == "limit":
-                session.checking = False
-            return Reply(messages=[Screen(follow_up.code_problem(found.problem or "unknown", lang))])
-        session.checking = False
-        self._follow_ups.open(chat_key, found.tip_id)
-        return Reply(messages=[await self._report_screen(found.tip_id, lang)])
-
-    async def _report_screen(self, tip_id: str, lang: str) -> Screen:
-        tip = await self.services.repository.get_tip(tip_id, files=False)
-        exchanges = await self.services.records.exchanges(tip_id)
-        return follow_up.report_screen(tip.status if tip else "closed", exchanges, lang)
-
-    async def _follow_up(self, chat_key: str, session: Session, event: Event) -> Reply:
-        """Reading and answering staff messages on a checked report; "Done" clears the chat."""
-        lang = session.language
+    def _choose_language(self, turn: Turn, lang: str) -> Reply:
+        session = turn.session
+        if lang not in LANGUAGES:  # a button of a language that is no longer offered
+            return Reply(toast=render_problem(engine.Problem("stale"), turn.lang))
+        session.lang = lang
+        session.mode = session.resting_mode()
         _ = gettext_for(lang)
-        if isinstance(event, Press) and event.action == follow_up.DONE:
-            self._follow_ups.close(chat_key)
-            session.answering = False
-            if session.draft is None:
-                return self._clear(session, CLEARED)
-            cleared = Reply(delete=list(session.trace), messages=[Screen(_(CLEARED))])
-            session.trace = []
-            return cleared
-        tip_id = self._follow_ups.get(chat_key)
-        if tip_id is None:
-            session.answering = False
-            text = _("This has taken too long; please check your report again with the code.")
-            return Reply(messages=[Screen(text, ((Button(_("Check my report"), follow_up.CHECK),),))])
-        if isinstance(event, Press) and event.action == follow_up.ANSWER:
-            session.answering = True
-            return Reply(edit=None, messages=[follow_up.answer_prompt(lang)])
-        services, today = self.services, self.services.today()
-        if isinstance(event, Upload) or (isinstance(event, Text) and event.text.strip()):
-            reached = await services.limits.take(services.records, ANSWERS, chat_key, services.now())
-            if reached:  # refused, not stored: staff are never flooded by one chat
-                done = ((Button(_("Done"), follow_up.DONE),),)
-                return Reply(messages=[Screen(reached_text(ANSWERS, reached, lang), done)])
-        if isinstance(event, Text) and event.text.strip():
-            await self.services.records.add_exchange(tip_id, "reporter", event.text.strip(), today)
-            return Reply(messages=[follow_up.answer_sent(lang, files=False)], notify_staff=True)
-        if isinstance(event, Upload):
-            clean = await self._clean_upload(chat_key, event, lang)
-            if isinstance(clean, Reply):
-                return clean
-            await self.services.records.add_exchange(tip_id, "reporter", "", today, [(clean.mime, clean.data)])
-            return Reply(messages=[follow_up.answer_sent(lang, files=True)], notify_staff=True)
-        return Reply(messages=[follow_up.answer_prompt(lang)])
+        chosen = Screen(_("Language: {language}").format(language=LANGUAGE_NAMES[lang]))
+        if session.draft is None:
+            return Reply(edit=chosen, messages=[self._privacy(lang, with_start=True)])
+        flow = self._flow_of(session)
+        if flow is None:
+            return Reply(edit=chosen, messages=[start_screen(lang)])
+        return Reply(edit=chosen, messages=[self._screen(session, flow, engine.view(flow, session.draft))])
 
-    async def _clean_upload(self, chat_key: str, upload: Upload, lang: str) -> CleanFile | Reply:
-        """Fetch and sanitize a file, or the reply that explains why it is refused. Every file fetched counts
-        towards the chat's files an hour, refused ones too: each costs a download and a sanitizer's time."""
-        services = self.services
-        if upload.size is not None and upload.size > services.max_file_bytes:
-            return Reply(messages=[Screen(file_refusal("too_large", lang, services.max_file_bytes))])
-        reached = await services.limits.take(services.records, FILES, chat_key, services.now())
-        if reached:
-            return Reply(messages=[Screen(reached_text(FILES, reached, lang))])
-        try:
-            return await services.sanitize(await upload.fetch())
-        except SanitizeError as error:
-            return Reply(messages=[Screen(file_refusal(error.reason, lang, services.max_file_bytes))])
-
-    def _clear(self, session: Session, message: str) -> Reply:
+    def _clear(self, turn: Turn, message: str) -> Reply:
         """Delete the draft and every message of the conversation, leaving one line: in discreet mode one
         that says nothing about what the bot is for."""
-        session.discard = True
+        turn.end = True
         line = CLEARED if self.services.discreet else message
-        return Reply(delete=list(session.trace), messages=[Screen(gettext_for(session.language)(line))])
+        return Reply(delete=list(turn.session.trace), messages=[Screen(gettext_for(turn.lang)(line))])
 
-    def _privacy(self, lang: str, with_start: bool) -> Screen:
-        services = self.services
-        return privacy_screen(lang, with_start, services.voice_pitch_shift, services.idle_minutes, services.discreet)
+    def _cancel(self, turn: Turn) -> Reply:
+        if turn.session.draft is None:
+            return self._clear(turn, N_("There is no report in progress. Chat cleared."))
+        return self._clear(turn, N_("Your unfinished report has been deleted. Send /start to begin again."))
 
-    def _cancel(self, session: Session) -> Reply:
-        if session.draft is None:
-            return self._clear(session, N_("There is no report in progress. Chat cleared."))
-        return self._clear(session, N_("Your unfinished report has been deleted. Send /start to begin again."))
-
-    def _refuse_contact(self, session: Session) -> Reply:
+    def _refuse_contact(self, turn: Turn) -> Reply:
         """A shared contact or location would identify the reporter: it is deleted, never stored."""
-        lang = session.language
-        _ = gettext_for(lang)
+        _ = gettext_for(turn.lang)
         text = _(
             "For your safety I have deleted the contact or location you sent: it could show who you are. "
             "Please describe the place in words instead."
         )
         reply = Reply(messages=[Screen(text)])
-        if session.draft is not None:
-            flow = self.services.flows.get(session.draft.flow_id, session.draft.flow_version)
-            if flow is not None:
-                reply.messages.append(self._screen(session, flow, engine.view(flow, session.draft)))
+        session = turn.session
+        flow = self._flow_of(session)
+        if session.draft is not None and flow is not None:
+            reply.messages.append(self._screen(session, flow, engine.view(flow, session.draft)))
         return reply
 
-    def _command(self, session: Session, command: Command) -> Reply:
-        lang = session.language
-        if command.name in ("start", "language"):
-            return Reply(messages=[language_picker(command.preferred, has_draft=session.draft is not None)])
-        if command.name == "privacy":
-            return Reply(messages=[self._privacy(lang, with_start=False)])
-        return Reply(messages=[help_screen(lang, self.services.discreet)])
+    def _privacy(self, lang: str, with_start: bool) -> Screen:
+        services = self.services
+        return privacy_screen(lang, with_start, services.voice_pitch_shift, services.idle_minutes, services.discreet)
 
-    def _choose_language(self, session: Session, lang: str) -> Reply:
-        if lang not in LANGUAGES:  # a button of a language that is no longer offered
-            return Reply(toast=render_problem(engine.Problem("stale"), session.language))
-        session.lang = lang
-        _ = gettext_for(lang)
-        chosen = Screen(_("Language: {language}").format(language=LANGUAGE_NAMES[lang]))
-        if session.draft is None:
-            return Reply(edit=chosen, messages=[self._privacy(lang, with_start=True)])
-        flow = self.services.flows.get(session.draft.flow_id, session.draft.flow_version)
-        if flow is None:
-            return Reply(edit=chosen, messages=[start_screen(lang)])
-        return Reply(edit=chosen, messages=[self._screen(session, flow, engine.view(flow, session.draft))])
+    # ---- LANGUAGE and WELCOME -------------------------------------------------------------------------------
 
-    def _begin(self, session: Session, flow_id: str | None = None) -> Reply:
-        """Continue the report in progress, or start one: on the chosen flow when several are active."""
-        assert session.lang is not None
-        if session.draft is not None:
-            flow = self.services.flows.get(session.draft.flow_id, session.draft.flow_version)
-            if flow is not None:
-                return Reply(messages=[self._screen(session, flow, engine.view(flow, session.draft))])
+    async def _on_language(self, turn: Turn) -> Reply:
+        return Reply(messages=[language_picker(None, has_draft=False)])
+
+    async def _on_welcome(self, turn: Turn) -> Reply:
+        event = turn.event
+        if _pressed(event, BEGIN):
+            return self._begin(turn)
+        if isinstance(event, Press) and event.action.startswith(FLOW_PREFIX):
+            return self._begin(turn, event.action.removeprefix(FLOW_PREFIX))
+        return Reply(messages=[start_screen(turn.lang)])
+
+    def _begin(self, turn: Turn, flow_id: str | None = None) -> Reply:
+        """Start a report: on the chosen flow when several are active."""
+        session = turn.session
         active = self.services.flows.active_flows()
         chosen = next((flow for flow in active if flow.id == flow_id), None)
         if chosen is None and len(active) > 1:
-            return Reply(messages=[flow_picker(active, session.lang)])
+            return Reply(messages=[flow_picker(active, turn.lang)])
         flow = chosen or self.services.flows.active
         outcome = engine.start(flow)
-        session.draft = outcome.draft
-        return Reply(messages=[render_step(flow, outcome.step, session.lang)])
+        session.draft, session.mode = outcome.draft, Mode.QUESTIONNAIRE
+        return Reply(messages=[render_step(flow, outcome.step, turn.lang)])
 
-    # ---- answering ----------------------------------------------------------------------------------------
+    # ---- QUESTIONNAIRE and IDENTIFIER -----------------------------------------------------------------------
 
-    async def _answer(self, chat_key: str, session: Session, flow: Flow, event: Event) -> Reply:
-        lang, draft = session.lang, session.draft
-        assert lang is not None and draft is not None
+    async def _on_questionnaire(self, turn: Turn) -> Reply:
+        session, event = turn.session, turn.event
+        flow = self._flow_of(session)
+        if flow is None:
+            return self._flow_gone(turn)
+        if _pressed(event, BEGIN):  # "Start a report" on an old message: carry on where the reporter was
+            return Reply(messages=[self._screen(session, flow, engine.view(flow, session.draft))])
+        return await self._answer(turn, flow)
+
+    async def _on_identifier(self, turn: Turn) -> Reply:
+        session, event = turn.session, turn.event
+        flow = self._flow_of(session)
+        if flow is None:
+            return self._flow_gone(turn)
+        pending, draft, lang = session.identifier, session.draft, turn.lang
+        assert pending is not None and draft is not None
+        prompt = identifier_screen(flow, pending, lang)
+        if not isinstance(event, Press) or event.action not in (REMOVE_IDENTIFIER, KEEP_IDENTIFIER):
+            message = render_problem(engine.Problem("use_buttons"), lang)
+            return Reply(toast=message) if isinstance(event, Press) else Reply(messages=[Screen(message), prompt])
         _ = gettext_for(lang)
-        if session.identifier is not None:
-            return self._decide_identifier(session, flow, event)
+        if event.action == REMOVE_IDENTIFIER:
+            answer = draft.answers.get(pending["question"])
+            if isinstance(answer, str):
+                draft.answers[pending["question"]] = answer.replace(pending["text"], MASK)
+            decision = _("Removed from the report.")
+        else:
+            session.kept.append(pending["text"])
+            decision = _("Kept.")
+        session.identifier, session.mode = None, Mode.QUESTIONNAIRE
+        screen = self._screen(session, flow, engine.view(flow, draft))
+        return Reply(edit=Screen(f"{prompt.text}\n\n→ {decision}"), messages=[screen])
+
+    def _flow_of(self, session: Session) -> Flow | None:
+        draft = session.draft
+        return self.services.flows.get(draft.flow_id, draft.flow_version) if draft is not None else None
+
+    def _flow_gone(self, turn: Turn) -> Reply:
+        turn.session.drop_draft()
+        _ = gettext_for(turn.lang)
+        text = _("The questionnaire has been updated since you started. Please start again.")
+        return Reply(messages=[Screen(text, ((Button(_("Start a report"), BEGIN),),))])
+
+    def _screen(self, session: Session, flow: Flow, step: engine.Step) -> Screen:
+        """The screen for a step; before the review, any likely identifier in the answers is asked about."""
+        lang = session.lang or "ru"
+        if isinstance(step, engine.Review) and session.draft is not None:
+            session.identifier = session.identifier or _next_identifier(flow, session.draft, session.kept)
+            if session.identifier is not None:
+                session.mode = Mode.IDENTIFIER
+                return identifier_screen(flow, session.identifier, lang)
+        return render_step(flow, step, lang)
+
+    async def _answer(self, turn: Turn, flow: Flow) -> Reply:
+        session, event, lang = turn.session, turn.event, turn.lang
+        draft = session.draft
+        assert draft is not None
+        _ = gettext_for(lang)
         if isinstance(event, Upload):
-            received = await self._receive_file(chat_key, session, flow, event)
+            received = await self._receive_file(turn, flow, event)
             if isinstance(received, Reply):
                 return received
             event = received
@@ -599,9 +518,9 @@ class Conversation:
         outcome = engine.step(flow, draft, event, self.services.today())
         session.draft = outcome.draft
         if isinstance(outcome.step, engine.Submitted):
-            return await self._submit(chat_key, session, flow, outcome.step, before)
+            return await self._submit(turn, flow, outcome.step, before)
         if isinstance(outcome.step, engine.Cancelled):
-            return self._clear(session, N_("Your report has been deleted. Nothing was sent."))
+            return self._clear(turn, N_("Your report has been deleted. Nothing was sent."))
         screen = self._screen(session, flow, outcome.step)
         if outcome.problem is not None:
             message = render_problem(outcome.problem, lang, flow, flow.question(asked or ""))
@@ -620,69 +539,38 @@ class Conversation:
             )
         return Reply(messages=[screen])
 
-    def _screen(self, session: Session, flow: Flow, step: engine.Step) -> Screen:
-        """The screen for a step; before the review, any likely identifier in the answers is asked about."""
-        lang = session.language
-        if isinstance(step, engine.Review) and session.draft is not None:
-            session.identifier = session.identifier or _next_identifier(flow, session.draft, session.kept)
-            if session.identifier is not None:
-                return identifier_screen(flow, session.identifier, lang)
-        return render_step(flow, step, lang)
-
-    def _decide_identifier(self, session: Session, flow: Flow, event: Event) -> Reply:
-        pending, draft, lang = session.identifier, session.draft, session.language
-        assert pending is not None and draft is not None
-        _ = gettext_for(lang)
-        prompt = identifier_screen(flow, pending, lang)
-        if not isinstance(event, Press) or event.action not in (REMOVE_IDENTIFIER, KEEP_IDENTIFIER):
-            message = render_problem(engine.Problem("use_buttons"), lang)
-            return Reply(toast=message) if isinstance(event, Press) else Reply(messages=[Screen(message), prompt])
-        if event.action == REMOVE_IDENTIFIER:
-            answer = draft.answers.get(pending["question"])
-            if isinstance(answer, str):
-                draft.answers[pending["question"]] = answer.replace(pending["text"], MASK)
-            decision = _("Removed from the report.")
-        else:
-            session.kept.append(pending["text"])
-            decision = _("Kept.")
-        session.identifier = None
-        screen = self._screen(session, flow, engine.view(flow, draft))
-        return Reply(edit=Screen(f"{prompt.text}\n\n→ {decision}"), messages=[screen])
-
-    async def _receive_file(
-        self, chat_key: str, session: Session, flow: Flow, upload: Upload
-    ) -> engine.File | Unsupported | Reply:
-        draft, lang = session.draft, session.lang
-        assert draft is not None and lang is not None
+    async def _receive_file(self, turn: Turn, flow: Flow, upload: Upload) -> engine.File | Unsupported | Reply:
+        session, lang = turn.session, turn.lang
+        draft = session.draft
+        assert draft is not None
         if not engine.accepts_file(flow, draft):
             return Unsupported("file")
-        clean = await self._clean_upload(chat_key, upload, lang)
+        clean = await self._clean_upload(turn.chat_key, upload, lang)
         if isinstance(clean, CleanFile):
             first = not draft.pending and not _detach_files(flow, draft.answers)[1]  # a new report's first file
             services = self.services
             size = kilobytes(clean.data)
-            reached = await services.limits.take(services.records, REPORT_KB, chat_key, services.now(), size, first)
+            reached = await services.limits.take(
+                services.records, REPORT_KB, turn.chat_key, services.now(), size, first
+            )
             if reached:
                 clean = Reply(messages=[Screen(reached_text(REPORT_KB, reached, lang))])
         if isinstance(clean, Reply):
             clean.messages.append(self._screen(session, flow, engine.view(flow, draft)))
             return clean
         bundle = session.files_bundle()  # stored with the draft before any file is stored under it
-        await self.services.repository.save_draft(chat_key, session.to_json(), self.services.now())
+        await self.services.repository.save_draft(turn.chat_key, session.to_json(), self.services.now())
         ref = await self.services.repository.add_draft_file(bundle, clean.mime, clean.data, self.services.now())
         return engine.File(ref, clean.kind)
 
-    async def _submit(
-        self, chat_key: str, session: Session, flow: Flow, submitted: engine.Submitted, review: Screen
-    ) -> Reply:
-        lang = session.lang
-        assert lang is not None
+    async def _submit(self, turn: Turn, flow: Flow, submitted: engine.Submitted, review: Screen) -> Reply:
+        session, lang, services = turn.session, turn.lang, self.services
         _ = gettext_for(lang)
         if session.preview:
             session.drop_draft()
             done = Screen(_("Preview finished: nothing was stored."))
             return Reply(edit=Screen(review.text), messages=[done])
-        reached = await self.services.limits.take(self.services.records, REPORTS, chat_key, self.services.now())
+        reached = await services.limits.take(services.records, REPORTS, turn.chat_key, services.now())
         if reached:  # the draft stays as it is, to be sent once the day's window has passed
             return Reply(edit=Screen(review.text), messages=[Screen(reached_text(REPORTS, reached, lang)), review])
         answers, file_refs = _detach_files(flow, submitted.answers)
@@ -692,35 +580,139 @@ class Conversation:
             flow_version=flow.version,
             answers=answers,
             urgent=submitted.urgent,
-            created_on=self.services.today(),
-            receipt_hash=await follow_up.hash_receipt(code, self.services.receipt_salts[0]),
-            flow_hash=self.services.flows.hash_of(flow),
+            created_on=services.today(),
+            receipt_hash=await follow_up.hash_receipt(code, services.receipt_salts[0]),
+            flow_hash=services.flows.hash_of(flow),
         )
         clearing_id = random_id() if session.reach is not None else None
         clearing = None
         if clearing_id is not None:
-            due = (self.services.now() + RECEIPT_LIFETIME).isoformat()
-            clearing = (clearing_id, {"reach": session.reach, "message_ids": session.trace, "lang": lang, "due": due})
-        await self.services.repository.submit_tip(chat_key, tip, file_refs, session.bundle, clearing)
+            due = (services.now() + RECEIPT_LIFETIME).isoformat()
+            state = {"reach": session.reach, "message_ids": session.trace, "lang": lang, "due": due}
+            clearing = (clearing_id, state | {"chat": turn.chat_key})
+        await services.repository.submit_tip(turn.chat_key, tip, file_refs, session.bundle, clearing)
         session.drop_draft()
-        session.discard = True
-        if clearing_id is not None:
-            self._receipts[chat_key] = clearing_id
+        session.bundle, session.trace, session.reach, session.last_screen = None, [], None, None
+        if clearing_id is None:
+            turn.end = True
+        else:
+            session.receipt, session.mode = clearing_id, Mode.RECEIPT
         done = f"{RECEIPT_DONE}:{clearing_id}" if clearing_id else RECEIPT_DONE
-        receipt = Screen(
-            _("Thank you. Your report has been received.")
-            + "\n\n"
-            + _("Your receipt code: {code}").format(code=format_code(code))
-            + "\n\n"
-            + _("Write the code down somewhere safe, not on this phone. Staff read new reports every day.")
-            + "\n\n"
-            + _("When you press the button, this whole conversation is deleted from the chat."),
-            ((Button(_("I have written it down"), done),),),
-        )
         sent = Screen(review.text + "\n\n" + _("✅ Sent."))
         return Reply(
-            edit=sent, messages=[receipt], submitted=True, clearing=clearing_id, notify_staff=submitted.urgent
+            edit=sent,
+            messages=[receipt_screen(code, done, lang)],
+            submitted=True,
+            clearing=clearing_id,
+            notify_staff=submitted.urgent,
         )
+
+    # ---- CODE_CHECK, FOLLOW_UP and ANSWERING ----------------------------------------------------------------
+
+    def _ask_code(self, turn: Turn) -> Reply:
+        self._follow_ups.close(turn.chat_key)
+        turn.session.mode = Mode.CODE_CHECK
+        return Reply(messages=[follow_up.ask_code_screen(turn.lang)])
+
+    async def _on_code_check(self, turn: Turn) -> Reply:
+        event = turn.event
+        if isinstance(event, Press):  # any other button ends the check
+            return await self._leave(turn)
+        if not isinstance(event, Text):
+            return Reply(messages=[follow_up.ask_code_screen(turn.lang)])
+        services = self.services
+        found = await follow_up.check_code(
+            event.text,
+            turn.chat_key,
+            services.repository,
+            services.records,
+            services.receipt_salts,
+            services.now(),
+            services.limits,
+        )
+        if found.tip_id is None:
+            if found.problem == "limit":
+                turn.session.mode = turn.session.resting_mode()
+            return Reply(messages=[Screen(follow_up.code_problem(found.problem or "unknown", turn.lang))])
+        turn.session.mode = Mode.FOLLOW_UP
+        self._follow_ups.open(turn.chat_key, found.tip_id)
+        return Reply(messages=[await self._report_screen(found.tip_id, turn.lang)])
+
+    async def _on_follow_up(self, turn: Turn) -> Reply:
+        """Reading a report's messages: the screen's buttons are handled in every mode, anything else is
+        meant for the conversation underneath (the follow-up stays open for its buttons)."""
+        return await self._leave(turn)
+
+    async def _on_answering(self, turn: Turn) -> Reply:
+        event, lang, chat_key = turn.event, turn.lang, turn.chat_key
+        if isinstance(event, Press):
+            return await self._leave(turn)
+        tip_id = self._follow_ups.get(chat_key)
+        if tip_id is None:
+            return self._follow_up_expired(turn)
+        services, today = self.services, self.services.today()
+        sends = isinstance(event, Upload) or (isinstance(event, Text) and event.text.strip())
+        if not sends:
+            return Reply(messages=[follow_up.answer_prompt(lang)])
+        reached = await services.limits.take(services.records, ANSWERS, chat_key, services.now())
+        if reached:  # refused, not stored: staff are never flooded by one chat
+            done = ((Button(gettext_for(lang)("Done"), follow_up.DONE),),)
+            return Reply(messages=[Screen(reached_text(ANSWERS, reached, lang), done)])
+        if isinstance(event, Text):
+            await services.records.add_exchange(tip_id, "reporter", event.text.strip(), today)
+            return Reply(messages=[follow_up.answer_sent(lang, files=False)], notify_staff=True)
+        assert isinstance(event, Upload)
+        clean = await self._clean_upload(chat_key, event, lang)
+        if isinstance(clean, Reply):
+            return clean
+        await services.records.add_exchange(tip_id, "reporter", "", today, [(clean.mime, clean.data)])
+        return Reply(messages=[follow_up.answer_sent(lang, files=True)], notify_staff=True)
+
+    def _follow_up_press(self, turn: Turn, event: Press) -> Reply:
+        """"Answer" and "Done" under a report's messages, wherever the conversation is now."""
+        session, lang = turn.session, turn.lang
+        if event.action == follow_up.DONE:
+            self._follow_ups.close(turn.chat_key)
+            session.mode = session.resting_mode()
+            if session.draft is None:
+                return self._clear(turn, CLEARED)
+            cleared = Reply(delete=list(session.trace), messages=[Screen(gettext_for(lang)(CLEARED))])
+            session.trace = []
+            return cleared
+        if self._follow_ups.get(turn.chat_key) is None:
+            return self._follow_up_expired(turn)
+        session.mode = Mode.ANSWERING
+        return Reply(messages=[follow_up.answer_prompt(lang)])
+
+    def _follow_up_expired(self, turn: Turn) -> Reply:
+        turn.session.mode = turn.session.resting_mode()
+        _ = gettext_for(turn.lang)
+        text = _("This has taken too long; please check your report again with the code.")
+        return Reply(messages=[Screen(text, ((Button(_("Check my report"), follow_up.CHECK),),))])
+
+    async def _leave(self, turn: Turn) -> Reply:
+        """Leave a check or a follow-up: the event is handled by the mode the conversation rests in."""
+        turn.session.mode = turn.session.resting_mode()
+        return await self._modes[turn.session.mode](turn)
+
+    async def _report_screen(self, tip_id: str, lang: str) -> Screen:
+        tip = await self.services.repository.get_tip(tip_id, files=False)
+        exchanges = await self.services.records.exchanges(tip_id)
+        return follow_up.report_screen(tip.status if tip else "closed", exchanges, lang)
+
+    async def _clean_upload(self, chat_key: str, upload: Upload, lang: str) -> CleanFile | Reply:
+        """Fetch and sanitize a file, or the reply that explains why it is refused. Every file fetched counts
+        towards the chat's files an hour, refused ones too: each costs a download and a sanitizer's time."""
+        services = self.services
+        if upload.size is not None and upload.size > services.max_file_bytes:
+            return Reply(messages=[Screen(file_refusal("too_large", lang, services.max_file_bytes))])
+        reached = await services.limits.take(services.records, FILES, chat_key, services.now())
+        if reached:
+            return Reply(messages=[Screen(reached_text(FILES, reached, lang))])
+        try:
+            return await services.sanitize(await upload.fetch())
+        except SanitizeError as error:
+            return Reply(messages=[Screen(file_refusal(error.reason, lang, services.max_file_bytes))])
 
 
 # ---- screens not driven by the engine -----------------------------------------------------------------------
@@ -751,15 +743,15 @@ def privacy_screen(
             _("Before you start:"),
             _(
                 "• This bot does not keep your Telegram name, username, phone number or account number. "
-                "Your report is stored encrypted, with the date only, not the time."
+                "Your report is stored encrypted, and only the date is recorded, not the time."
             ),
             _(
                 "• Do not write your own name or anything that could identify you. Names and posts of "
                 "officials who gave orders are welcome."
             ),
             _(
-                "• Files are rebuilt without their hidden data (place, camera, author, comments). What can be "
-                "seen or heard in them stays: check that a photo does not show you or your documents."
+                "• Hidden data is removed from files (place, camera, author, comments). What can be seen or "
+                "heard in them stays: check that a photo does not show you or your documents."
             ),
             *([voice] if voice_shift else []),
             _(
@@ -805,6 +797,25 @@ def start_screen(lang: str) -> Screen:
     _ = gettext_for(lang)
     buttons = ((Button(_("Start a report"), BEGIN),), (Button(_("Check my report"), follow_up.CHECK),))
     return Screen(_("Press the button to begin a new report."), buttons)
+
+
+def receipt_screen(code: str, done: str, lang: str) -> Screen:
+    """The receipt: the code, what it is for and when to use it, and the button that clears the chat."""
+    _ = gettext_for(lang)
+    text = "\n\n".join(
+        [
+            _("Thank you. Your report has been received."),
+            _("Your receipt code: {code}").format(code=format_code(code)),
+            _(
+                "Staff read new reports every day and may write to you with questions or an answer. With this "
+                "code you can read what they write and answer them, from this or any other Telegram account: "
+                "send /status and the code in 2–3 days."
+            ),
+            _("Write the code down somewhere safe, not on this phone."),
+            _("When you press the button, this whole conversation is deleted from the chat."),
+        ]
+    )
+    return Screen(text, ((Button(_("I have written it down"), done),),))
 
 
 def flow_picker(flows: list[Flow], lang: str) -> Screen:
@@ -866,6 +877,14 @@ def _idle_since(state: dict[str, Any], cutoff: datetime) -> bool:
     """A conversation with messages to clear, silent since before `cutoff`."""
     active_at = state.get("active_at")
     return bool(state.get("reach") and state.get("trace") and active_at and datetime.fromisoformat(active_at) < cutoff)
+
+
+def _pressed(event: Event, action: str) -> bool:
+    return isinstance(event, Press) and event.action == action
+
+
+def _commanded(event: Event, name: str) -> bool:
+    return isinstance(event, Command) and event.name == name
 
 
 def _is_shared_contact(event: Event) -> bool:
