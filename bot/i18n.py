@@ -68,6 +68,12 @@ def gettext_for(lang: str):
     return translations(lang).gettext
 
 
+def pgettext_for(lang: str):
+    """The `pgettext(context, message)` function for one language, for one English word that other languages
+    say differently by use, e.g. a status on its own ("new") and heading a count ("new: 3")."""
+    return translations(lang).pgettext
+
+
 def match_language(language_code: str | None) -> str | None:
     """Map Telegram's language_code (e.g. "uz-UZ") to one of ours; used only to order buttons."""
     if not language_code:

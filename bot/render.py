@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .collation import sort_key
 from .flows.dates import Period
 from .flows.engine import Ask, EditMenu, Problem, Review, Step, actions
 from .flows.model import NO, YES, Flow, Question, QuestionType
@@ -187,10 +188,9 @@ def _region_rows(question: Question, pending: Any, lang: str) -> list[tuple[Butt
         return rows
     rows = []
     if country is not None:
-        buttons = [
-            Button(localized(names, lang), actions.region(question.id, code))
-            for code, names in sorted(country.regions.items(), key=lambda item: localized(item[1], lang))
-        ]
+        names = {code: localized(texts, lang) for code, texts in country.regions.items()}
+        ordered = sorted(names, key=lambda code: sort_key(names[code], lang))
+        buttons = [Button(names[code], actions.region(question.id, code)) for code in ordered]
         rows = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
     rows.append((Button(_("« Other countries"), actions.nav(question.id, "countries")),))
     return rows

@@ -13,20 +13,37 @@ from datetime import date, datetime, timedelta
 
 from storage.repository import OPEN_STATUSES, STATUSES, AuditRecord, StoredFile
 
+from .collation import sort_key
 from .digest.build import country_of, render_tip
 from .digest.charts import render_chart
 from .digest.export import export_csv, export_xlsx
 from .flows.dates import DateError, parse_period
-from .i18n import N_, gettext_for
+from .i18n import gettext_for, pgettext_for
 from .runtime import Runtime
 
-STATUS_NAMES = {
-    "new": N_("new"),
-    "reviewing": N_("reviewing"),
-    "verified": N_("verified"),
-    "closed": N_("closed"),
-}
 LIST_LIMIT = 50
+
+
+def status_name(status: str, lang: str) -> str:
+    """A tip's status on its own: "Status: reviewing", "Report 1a2b3c4d is now: closed"."""
+    pgettext = pgettext_for(lang)
+    return {
+        "new": pgettext("status", "new"),
+        "reviewing": pgettext("status", "reviewing"),
+        "verified": pgettext("status", "verified"),
+        "closed": pgettext("status", "closed"),
+    }[status]
+
+
+def status_heading(status: str, lang: str) -> str:
+    """The same status heading a count in /stats ("new: 3"), where many languages need another form."""
+    pgettext = pgettext_for(lang)
+    return {
+        "new": pgettext("count", "new"),
+        "reviewing": pgettext("count", "reviewing"),
+        "verified": pgettext("count", "verified"),
+        "closed": pgettext("count", "closed"),
+    }[status]
 
 
 @dataclass
@@ -71,7 +88,7 @@ class StaffDesk:
         if tip is None:  # deleted meanwhile, or it does not decrypt
             return DeskAnswer([_("No report {id}.").format(id=prefix.strip()[:32])])
         lines = [render_tip(tip, self.runtime.flows.get(tip.flow_id, tip.flow_version), lang), ""]
-        lines.append(_("Status: {status}").format(status=_(STATUS_NAMES[tip.status])))
+        lines.append(_("Status: {status}").format(status=status_name(tip.status, lang)))
         if tip.keep:
             lines.append(_("Kept beyond the retention period."))
         for note in await self.runtime.records.notes(tip_id):
@@ -101,7 +118,7 @@ class StaffDesk:
             where = country_of(tip, self.runtime.flows, lang) or ""
             mark = "🔴 " if tip.urgent else ""
             day = tip.created_on.strftime("%d.%m.%Y")
-            lines.append(f"{mark}{tip.short_id} · {day} · {_(STATUS_NAMES[tip.status])} · {where}".rstrip(" ·"))
+            lines.append(f"{mark}{tip.short_id} · {day} · {status_name(tip.status, lang)} · {where}".rstrip(" ·"))
         return DeskAnswer(["\n".join(lines)])
 
     async def set_status(self, staff_id: int, prefix: str, status: str, lang: str) -> DeskAnswer:
@@ -112,7 +129,7 @@ class StaffDesk:
         if isinstance(tip_id, DeskAnswer):
             return tip_id
         await self.runtime.repository.set_status(tip_id, status, self._record(staff_id, f"status:{status}", tip_id))
-        return DeskAnswer([_("Report {id} is now: {status}").format(id=tip_id[:8], status=_(STATUS_NAMES[status]))])
+        return DeskAnswer([_("Report {id} is now: {status}").format(id=tip_id[:8], status=status_name(status, lang))])
 
     async def keep(self, staff_id: int, prefix: str, keep: bool, lang: str) -> DeskAnswer:
         _ = gettext_for(lang)
@@ -185,12 +202,11 @@ class StaffDesk:
         lines = [
             _("Reports: {count}").format(count=len(tips)),
             _("🔴 Urgent: {count}").format(count=sum(tip.urgent for tip in tips)),
-            ", ".join(f"{_(STATUS_NAMES[status])}: {statuses[status]}" for status in STATUSES),
+            ", ".join(f"{status_heading(status, lang)}: {statuses[status]}" for status in STATUSES),
         ]
         if countries:
-            lines.append(
-                _("By country: {list}").format(list=", ".join(f"{k}: {v}" for k, v in countries.most_common()))
-            )
+            ranked = sorted(countries.items(), key=lambda item: (-item[1], sort_key(item[0], lang)))
+            lines.append(_("By country: {list}").format(list=", ".join(f"{k}: {v}" for k, v in ranked)))
         recent = [tip for tip in tips if tip.created_on >= today - timedelta(days=13)]
         chart = await asyncio.to_thread(render_chart, recent, flows, lang, today, 14)
         return DeskAnswer(["\n".join(lines)], picture=chart)

@@ -8,6 +8,7 @@ from datetime import date
 
 from storage.repository import StoredFile, StoredTip
 
+from ..collation import sort_key
 from ..flows.catalog import FlowCatalog
 from ..flows.model import Flow, QuestionType
 from ..flows.regions import OTHER_COUNTRY, REGIONS, localized, region_texts
@@ -53,15 +54,15 @@ def render_header(tips: list[StoredTip], flows: FlowCatalog, lang: str, today: d
     countries = Counter(country_of(tip, flows, lang) for tip in tips)
     countries.pop(None, None)
     if countries:
-        listed = _ranked(countries)
+        listed = _ranked(countries, lang)
         lines.append(_("By country: {list}").format(list=listed))
     regions = Counter(region for tip in tips if (region := region_of(tip, flows, lang)))
     if regions:
-        listed = _ranked(regions, TOP_REGIONS)
+        listed = _ranked(regions, lang, TOP_REGIONS)
         lines.append(_("By region: {list}").format(list=listed))
     categories = Counter(label for tip in tips for label in categories_of(tip, flows, lang))
     if categories:
-        listed = _ranked(categories)
+        listed = _ranked(categories, lang)
         lines.append(_("By category: {list}").format(list=listed))
     return "\n".join(lines)
 
@@ -134,7 +135,7 @@ def categories_of(tip: StoredTip, flows: FlowCatalog, lang: str) -> list[str]:
     return [flow.text(option.text, lang) if (option := question.option(value)) else str(value) for value in chosen]
 
 
-def _ranked(counts: Counter, limit: int | None = None) -> str:
-    """ "name: count" pairs, most first, ties in alphabetical order."""
-    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+def _ranked(counts: Counter, lang: str, limit: int | None = None) -> str:
+    """ "name: count" pairs, most first, ties in the language's alphabetical order."""
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], sort_key(item[0], lang)))[:limit]
     return ", ".join(f"{name}: {count}" for name, count in ordered)
