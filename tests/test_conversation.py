@@ -1,0 +1,414 @@
+"""Every mode of the conversation and the ways between them, driven in process through `Conversation.handle`.
+
+No Telegram here: each test sends events as the Telegram handlers would and checks the `Reply` a reporter
+would see, and the mode stored for the chat. The end-to-end tests check the same paths over HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from bot import follow_up
+from bot.conversation import (
+    BEGIN,
+    CLEARED,
+    KEEP_IDENTIFIER,
+    LANGUAGE_PREFIX,
+    RECEIPT_DONE,
+    REMOVE_IDENTIFIER,
+    Command,
+    Reply,
+    Upload,
+)
+from bot.flows import engine
+from bot.flows.engine import Press, Text, Unsupported, actions
+from bot.flows.model import QuestionType
+from bot.flows.regions import REGIONS
+from bot.i18n import gettext_for
+from bot.render import ERASE
+from bot.runtime import Runtime
+from bot.session import Mode, Session
+
+_ = gettext_for("en")
+REACH = 424242
+CODE = re.compile(r"\d{4} \d{4} \d{4} \d{4}")
+
+
+@pytest.fixture
+async def runtime(make_settings, tmp_path):
+    opened = await Runtime.open(make_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'tipbot.db'}"))
+    yield opened
+    await opened.close()
+
+
+class Chat:
+    """One reporter's chat: numbered updates and messages, as Telegram would deliver them."""
+
+    def __init__(self, runtime: Runtime, key: str = "chat-key-1"):
+        self.runtime = runtime
+        self.key = key
+        self.update = 0
+
+    async def send(self, event, preferred: str | None = "en") -> Reply:
+        """Presses carry no message of the reporter's; everything else is message 1000 + its update number."""
+        self.update += 1
+        message_id = None if isinstance(event, Press) else 1000 + self.update
+        return await self.runtime.conversation.handle(
+            self.key, event, self.update, message_id=message_id, preferred=preferred, reach=REACH
+        )
+
+    async def session(self) -> Session | None:
+        stored = await self.runtime.repository.load_draft(self.key)
+        return Session.from_json(stored, self.key) if stored else None
+
+    async def mode(self) -> Mode | None:
+        session = await self.session()
+        return session.mode if session else None
+
+    async def welcome(self, lang: str = "en") -> Reply:
+        await self.send(Command("start"))
+        return await self.send(Press(LANGUAGE_PREFIX + lang))
+
+    async def answer_current(self, story: str = "Teachers were sent to the cotton fields.") -> Reply:
+        """Answer whatever is asked the way a hurried reporter would."""
+        session = await self.session()
+        assert session is not None and session.draft is not None
+        flow = self.runtime.flows.get(session.draft.flow_id, session.draft.flow_version)
+        step = engine.view(flow, session.draft)
+        assert isinstance(step, engine.Ask), step
+        question = step.question
+        kind = question.type
+        if kind in (QuestionType.TEXT,):
+            return await self.send(Text(story))
+        if kind is QuestionType.NUMBER:
+            return await self.send(Text("12"))
+        if kind is QuestionType.DATE:
+            return await self.send(Text("today"))
+        if kind is QuestionType.YESNO:
+            return await self.send(Press(actions.option(question.id, "no")))
+        if kind is QuestionType.CHOICE:
+            return await self.send(Press(actions.option(question.id, question.options[0].id)))
+        if kind is QuestionType.MULTI:
+            await self.send(Press(actions.option(question.id, question.options[0].id)))
+            return await self.send(Press(actions.nav(question.id, "done")))
+        if kind is QuestionType.REGION:
+            country = question.countries[0]
+            await self.send(Press(actions.country(question.id, country)))
+            region = next(iter(REGIONS[country].regions))
+            return await self.send(Press(actions.region(question.id, region)))
+        if kind is QuestionType.ATTACHMENTS:
+            return await self.send(Press(actions.nav(question.id, "skip" if step.can_skip else "done")))
+        return await self.send(Press(actions.nav(question.id, "next")))
+
+    async def reach_review(self, story: str = "Teachers were sent to the cotton fields.") -> Reply:
+        reply = await self.send(Press(BEGIN))
+        for _step in range(40):
+            if await self.mode() is not Mode.QUESTIONNAIRE:
+                return reply
+            session = await self.session()
+            if session.draft.screen == engine.REVIEW:
+                return reply
+            reply = await self.answer_current(story)
+        raise AssertionError("the questionnaire did not reach the review")
+
+    async def send_report(self) -> str:
+        await self.reach_review()
+        reply = await self.send(Press(actions.CONFIRM))
+        assert reply.submitted
+        return CODE.search(reply.messages[0].text).group(0)
+
+
+def texts(reply: Reply) -> str:
+    return "\n".join(screen.text for screen in reply.messages)
+
+
+def actions_of(reply: Reply) -> list[str]:
+    return [button.action for screen in reply.messages for row in screen.buttons for button in row]
+
+
+# ---- LANGUAGE ----------------------------------------------------------------------------------------------
+
+
+async def test_a_new_chat_is_asked_for_its_language_whatever_it_sends(runtime):
+    chat = Chat(runtime)
+    for event in (Text("hello"), Press(BEGIN), Unsupported("sticker")):
+        reply = await chat.send(event, preferred="kk")
+        assert gettext_for("kk")("Choose your language") in texts(reply)
+        assert LANGUAGE_PREFIX + "kk" in actions_of(reply)
+    assert await chat.mode() is Mode.LANGUAGE  # only the messages to delete later are kept
+
+
+async def test_choosing_a_language_shows_the_safety_notice_with_the_start_buttons(runtime):
+    chat = Chat(runtime)
+    reply = await chat.welcome("uz")
+    assert reply.edit is not None and "O‘zbekcha" in reply.edit.text
+    assert BEGIN in actions_of(reply) and follow_up.CHECK in actions_of(reply)
+    assert await chat.mode() is Mode.WELCOME
+    stale = await chat.send(Press(LANGUAGE_PREFIX + "xx"))
+    assert stale.toast and await chat.mode() is Mode.WELCOME
+
+
+# ---- WELCOME -----------------------------------------------------------------------------------------------
+
+
+async def test_welcome_answers_stray_buttons_with_the_start_screen_and_begins_on_start(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    stray = await chat.send(Press(actions.option("what", "quota")))
+    assert _("Press the button to begin a new report.") in texts(stray)
+    begun = await chat.send(Press(BEGIN))
+    assert begun.messages and await chat.mode() is Mode.QUESTIONNAIRE
+    assert ERASE in actions_of(begun)
+
+
+# ---- QUESTIONNAIRE -----------------------------------------------------------------------------------------
+
+
+async def test_questionnaire_takes_answers_and_explains_stale_buttons(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    await chat.send(Press(BEGIN))
+    stale = await chat.send(Press(actions.option("no_such_question", "x")))
+    assert stale.toast == _("That button belongs to an earlier question.")
+    again = await chat.send(Press(BEGIN))  # "Start a report" on an old message carries on where it was
+    assert again.messages and await chat.mode() is Mode.QUESTIONNAIRE
+
+
+async def test_cancel_and_erase_end_the_conversation_and_delete_every_message(runtime):
+    for ending in (Command("cancel"), Press(ERASE), Command("forget")):
+        chat = Chat(runtime, key=f"chat-{ending}")
+        await chat.welcome()
+        await chat.send(Press(BEGIN))
+        reply = await chat.send(ending)
+        assert texts(reply) == _(CLEARED)  # discreet mode: the one neutral line
+        typed = [] if isinstance(ending, Press) else [1000 + chat.update]
+        assert reply.delete == [1001, *typed]  # /start and the ending command (presses have no message)
+        assert await chat.session() is None
+
+
+async def test_a_language_button_mid_questionnaire_switches_language_and_repeats_the_question(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    first = await chat.send(Press(BEGIN))
+    switched = await chat.send(Press(LANGUAGE_PREFIX + "ru"))
+    assert switched.edit is not None and "Русский" in switched.edit.text
+    labels = [button.label for row in switched.messages[0].buttons for button in row]
+    assert gettext_for("ru")("🧹 Erase and leave") in labels
+    assert switched.messages[0].text != first.messages[0].text  # the same question, now in Russian
+    assert await chat.mode() is Mode.QUESTIONNAIRE
+
+
+async def test_a_delivered_twice_update_is_applied_once(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    chat.update -= 1  # Telegram delivers the language press again after a restart
+    assert await chat.send(Press(LANGUAGE_PREFIX + "en")) == Reply()
+
+
+# ---- IDENTIFIER --------------------------------------------------------------------------------------------
+
+
+async def test_an_identifier_in_an_answer_is_asked_about_before_the_review(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    reply = await chat.reach_review(story="Call the brigadier at +998 90 123 45 67, he took our passports.")
+    assert await chat.mode() is Mode.IDENTIFIER
+    assert "+998 90 123 45 67" in texts(reply)
+    typed = await chat.send(Text("what?"))
+    assert _("Please answer with one of the buttons.") in texts(typed) and await chat.mode() is Mode.IDENTIFIER
+    pressed = await chat.send(Press(actions.CONFIRM))
+    assert pressed.toast and await chat.mode() is Mode.IDENTIFIER
+    removed = await chat.send(Press(REMOVE_IDENTIFIER))
+    assert removed.edit is not None and _("Removed from the report.") in removed.edit.text
+    assert "+998" not in texts(removed) and await chat.mode() is Mode.QUESTIONNAIRE
+    assert actions.CONFIRM in actions_of(removed)
+
+
+async def test_a_kept_identifier_is_not_asked_about_again(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    await chat.reach_review(story="The order came from +998 71 234 56 78, the district office line.")
+    kept = await chat.send(Press(KEEP_IDENTIFIER))
+    assert "+998 71 234 56 78" in texts(kept) and actions.CONFIRM in actions_of(kept)
+    assert await chat.mode() is Mode.QUESTIONNAIRE
+
+
+# ---- RECEIPT -----------------------------------------------------------------------------------------------
+
+
+async def test_the_receipt_says_what_the_code_is_for_and_stays_until_written_down(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    await chat.reach_review()
+    reply = await chat.send(Press(actions.CONFIRM))
+    assert reply.submitted and reply.clearing
+    receipt = reply.messages[0]
+    assert CODE.search(receipt.text)
+    assert "may write to you with questions or an answer" in receipt.text
+    assert "any other Telegram account" in receipt.text and "2–3 days" in receipt.text
+    assert receipt.buttons[0][0].action == f"{RECEIPT_DONE}:{reply.clearing}"
+    session = await chat.session()
+    assert session.mode is Mode.RECEIPT and session.receipt == reply.clearing
+    assert session.draft is None and session.reach is None and session.trace == []  # all moved to the clearing
+
+    await runtime.conversation.remember(chat.key, [2000], reply.clearing)
+    written = await chat.send(Press(f"{RECEIPT_DONE}:{reply.clearing}"))
+    assert texts(written) == _(CLEARED) and 2000 in written.delete and 1001 in written.delete
+    assert await chat.session() is None  # nothing of the chat is left once the receipt is gone
+    assert await chat.send(Press(f"{RECEIPT_DONE}:{reply.clearing}")) == Reply()  # a second tap: nothing
+
+
+async def test_any_other_event_takes_the_receipt_away_and_is_then_handled(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    await chat.reach_review()
+    sent = await chat.send(Press(actions.CONFIRM))
+    await runtime.conversation.remember(chat.key, [2000], sent.clearing)
+    reply = await chat.send(Press(BEGIN))
+    assert 2000 in reply.delete and 1001 in reply.delete  # the receipt and the conversation before it
+    assert reply.messages and await chat.mode() is Mode.QUESTIONNAIRE  # and a new report begins
+    assert await runtime.conversation.services.clearings.get(sent.clearing) is None
+
+
+async def test_the_receipt_timer_clears_the_chat_and_forgets_the_session(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    await chat.reach_review()
+    sent = await chat.send(Press(actions.CONFIRM))
+    conversation = runtime.conversation
+    assert [clearing for clearing, _c in await conversation.due_clearings()] == []
+    later = conversation.services.now() + timedelta(minutes=11)
+    object.__setattr__(conversation.services, "now", lambda: later)
+    due = await conversation.due_clearings()
+    assert [clearing for clearing, _c in due] == [sent.clearing] and due[0][1].reach == REACH
+    await conversation.finish_clearing(sent.clearing)
+    assert await chat.session() is None
+
+
+# ---- CODE_CHECK, FOLLOW_UP, ANSWERING ----------------------------------------------------------------------
+
+
+async def test_checking_a_code_reading_and_answering_staff(runtime):
+    reporter = Chat(runtime, key="sender")
+    await reporter.welcome()
+    code = await reporter.send_report()
+    tip_id = (await runtime.repository.list_tips(None))[0].id
+    await runtime.records.add_exchange(tip_id, "staff", "Which school was it?", runtime.today())
+
+    chat = Chat(runtime, key="checker")
+    await chat.welcome()
+    asked = await chat.send(Command("status"))
+    assert _("Send the 16-digit receipt code of your report (spaces are fine).") in texts(asked)
+    assert await chat.mode() is Mode.CODE_CHECK
+    sticker = await chat.send(Unsupported("sticker"))
+    assert _("Send the 16-digit receipt code of your report (spaces are fine).") in texts(sticker)
+    wrong = await chat.send(Text("hello"))
+    assert _("That is not a receipt code: it has 16 digits, like 1234 5678 9012 3456.") in texts(wrong)
+    assert await chat.mode() is Mode.CODE_CHECK
+
+    report = await chat.send(Text(code))
+    assert "Which school was it?" in texts(report) and await chat.mode() is Mode.FOLLOW_UP
+    assert follow_up.ANSWER in actions_of(report)
+    prompt = await chat.send(Press(follow_up.ANSWER))
+    assert await chat.mode() is Mode.ANSWERING and follow_up.DONE in actions_of(prompt)
+    answered = await chat.send(Text("School 12 in Andijan district"))
+    assert answered.notify_staff and _("Sent to staff.") in texts(answered)
+    exchanges = await runtime.records.exchanges(tip_id)
+    assert [exchange.text for exchange in exchanges][-1] == "School 12 in Andijan district"
+    blank = await chat.send(Text("   "))
+    assert not blank.notify_staff and await chat.mode() is Mode.ANSWERING
+
+    done = await chat.send(Press(follow_up.DONE))
+    assert texts(done) == _(CLEARED) and await chat.session() is None
+
+
+async def test_a_button_of_the_questionnaire_ends_a_code_check(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    await chat.send(Command("status"))
+    reply = await chat.send(Press(BEGIN))
+    assert await chat.mode() is Mode.QUESTIONNAIRE and reply.messages
+
+
+async def test_a_follow_up_left_too_long_asks_for_the_code_again(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    reply = await chat.send(Press(follow_up.ANSWER))  # an old "Answer" button, no report open in this process
+    assert _("This has taken too long; please check your report again with the code.") in texts(reply)
+    assert follow_up.CHECK in actions_of(reply) and await chat.mode() is Mode.WELCOME
+
+
+async def test_a_check_with_a_report_in_progress_returns_to_it(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    await chat.send(Press(BEGIN))
+    await chat.send(Command("status"))
+    done = await chat.send(Press(follow_up.DONE))
+    assert texts(done) == _(CLEARED) and done.delete == [1001, 1004]  # /start and /status
+    session = await chat.session()
+    assert session.mode is Mode.QUESTIONNAIRE and session.draft is not None and session.trace == []
+
+
+# ---- in every mode -----------------------------------------------------------------------------------------
+
+
+async def test_help_and_privacy_answer_in_every_mode_and_leave_checks(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    await chat.send(Command("status"))
+    helped = await chat.send(Command("help"))
+    assert "/start" in texts(helped) and await chat.mode() is Mode.WELCOME
+    await chat.send(Press(BEGIN))
+    private = await chat.send(Command("privacy"))
+    assert _("Before you start:") in texts(private) and await chat.mode() is Mode.QUESTIONNAIRE
+
+
+async def test_a_shared_contact_is_deleted_and_the_question_repeated_in_any_mode(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    await chat.send(Press(BEGIN))
+    reply = await chat.send(Unsupported("contact"))
+    contact = 1000 + chat.update
+    assert contact in reply.delete and len(reply.messages) == 2
+    assert contact not in (await chat.session()).trace
+
+
+async def test_a_file_where_none_is_expected_is_refused_without_downloading_it(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+
+    async def never() -> bytes:
+        raise AssertionError("a file that no screen takes must not be downloaded")
+
+    reply = await chat.send(Upload(1000, never))  # on the welcome screen
+    assert reply.messages and await chat.mode() is Mode.WELCOME
+
+
+async def test_a_conversation_left_idle_is_handed_to_a_clearing_and_its_draft_kept(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    await chat.send(Press(BEGIN))
+    await chat.send(Command("status"))
+    conversation = runtime.conversation
+    later = conversation.services.now() + timedelta(minutes=31)
+    object.__setattr__(conversation.services, "now", lambda: later)
+    assert await conversation.end_idle(timedelta(minutes=30)) == 1
+    session = await chat.session()
+    assert session.mode is Mode.QUESTIONNAIRE and session.draft is not None
+    assert session.reach is None and session.trace == []
+    ((_id, clearing),) = await conversation.due_clearings()
+    assert clearing.reach == REACH and 1001 in clearing.message_ids
+
+
+async def test_sessions_stored_before_modes_keep_their_meaning(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    stored = await runtime.repository.load_draft(chat.key)
+    del stored["mode"]
+    await runtime.repository.save_draft(chat.key, stored | {"checking": True}, runtime.now())
+    assert await chat.mode() is Mode.CODE_CHECK
+    reply = await chat.send(Text("1234"))
+    assert _("That is not a receipt code: it has 16 digits, like 1234 5678 9012 3456.") in texts(reply)
