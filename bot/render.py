@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .collation import sort_key
-from .flows.dates import Period
+from .flows.dates import Period, is_unsure
 from .flows.engine import Ask, EditMenu, Problem, Review, Step, actions
 from .flows.model import NO, YES, Flow, Question, QuestionType
 from .flows.regions import OTHER_COUNTRY, REGIONS, localized, region_texts
@@ -62,13 +62,14 @@ def render_problem(problem: Problem, lang: str, flow: Flow | None = None, questi
     messages = {
         "stale": _("That button belongs to an earlier question."),
         "use_buttons": _("Please answer with one of the buttons."),
-        "not_a_number": _("Please write a number, for example 25."),
+        "not_a_number": _("Please write a number, for example 25, “about 40” or “40–50”."),
         "number_too_small": _("The number must be at least {limit}."),
         "number_too_big": _("The number must be at most {limit}."),
         "text_empty": _("Please write a few words."),
         "text_too_long": _("This text is too long ({length} characters). Please shorten it to {limit} characters."),
         "date_format": _(
-            "I could not read this date. Write, for example, “today”, 15.09.2026 or 01.09.2026–20.10.2026."
+            "I could not read this date. Write, for example, “yesterday”, “in September”, “since September”, "
+            "“early October”, 15.09.2026 or 01.09.2026–20.10.2026, or press “Not sure”."
         ),
         "date_future": _("This date is in the future. Please check it."),
         "date_order": _("The period ends before it starts. Please check the dates."),
@@ -96,14 +97,37 @@ def format_answer(flow: Flow, question: Question, answer: Any, lang: str) -> str
             flow.text(option.text, lang) if (option := question.option(value)) else str(value) for value in answer
         )
     if kind is QuestionType.DATE:
-        period = Period.from_json(answer)
-        start, end = period.start.strftime("%d.%m.%Y"), period.end.strftime("%d.%m.%Y")
-        return start if start == end else f"{start} – {end}"
+        return _("not sure") if is_unsure(answer) else _format_period(answer)
+    if kind is QuestionType.NUMBER:
+        return _format_number(answer)
     if kind is QuestionType.REGION:
         return format_region(answer, lang)
     if kind is QuestionType.ATTACHMENTS:
         return _("files attached: {count}").format(count=len(answer))
     return str(answer)
+
+
+def _format_period(answer: dict[str, Any]) -> str:
+    """The period understood, and the reporter's words when they said more than digits can show:
+    "01.09.2026 – 01.12.2026 (с сентября)"."""
+    period = Period.from_json(answer)
+    start, end = period.start.strftime("%d.%m.%Y"), period.end.strftime("%d.%m.%Y")
+    shown = start if start == end else f"{start} – {end}"
+    words = answer.get("words") or ""
+    return f"{shown} ({words})" if any(char.isalpha() for char in words) else shown
+
+
+def _format_number(answer: Any) -> str:
+    """ "40", "40–50", "≈ 40", "≈ 40–50", "≥ 100" (more than), "≤ 10" (less than)."""
+    if not isinstance(answer, dict):
+        return str(answer)
+    low, high = answer.get("min"), answer.get("max")
+    about = "≈ " if answer.get("approx") else ""
+    if low is None:
+        return f"≤ {high}"
+    if high is None:
+        return f"≥ {low}"
+    return f"{about}{low}" if low == high else f"{about}{low}–{high}"
 
 
 def format_region(answer: dict[str, str], lang: str) -> str:
@@ -166,6 +190,8 @@ def _render_ask(flow: Flow, step: Ask, lang: str) -> Screen:
             lines.append(_("Write the country (and town, if you wish)."))
     elif kind is QuestionType.ATTACHMENTS and step.pending:
         lines.append(_("Files received: {count}. Send more or press “Done”.").format(count=len(step.pending)))
+    elif kind is QuestionType.DATE:
+        rows.append((Button(_("Not sure"), actions.nav(qid, "unsure")),))
     rows.append(_navigation_row(step, _))
     rows.append(erase_row(lang))
     return Screen("\n\n".join(lines), tuple(row for row in rows if row))

@@ -70,7 +70,8 @@ async def complete_tip(reporter: Reporter, lang: str, photo: bytes) -> str:
     _ = gettext_for(lang)
     problem = await reporter.say("soon", lambda m: m.text and "15.09.2026" in m.text and not m.buttons())
     assert problem.text == _(
-        "I could not read this date. Write, for example, “today”, 15.09.2026 or 01.09.2026–20.10.2026."
+        "I could not read this date. Write, for example, “yesterday”, “in September”, “since September”, "
+        "“early October”, 15.09.2026 or 01.09.2026–20.10.2026, or press “Not sure”."
     )
     await reporter.question("period", after=reporter.messages().index(problem))
     await reporter.say("15.09.2026 - 20.10.2026", lambda m: asks(m, "people"))
@@ -200,7 +201,7 @@ async def test_restart_mid_questionnaire_continues_the_same_draft(api, make_sett
         await reporter.press_and_wait(actions.CONFIRM, lambda m: RECEIPT.search(m.text or ""))
         [tip] = await runtime.repository.pending_tips()
         assert tip.answers["what"] == ["harvest_mobilisation", "wages"]  # answered before the restart
-        assert tip.answers["period"] == {"start": "2026-10-01", "end": "2026-10-01"}
+        assert tip.answers["period"] == {"start": "2026-10-01", "end": "2026-10-01", "words": "01.10.2026"}
         assert tip.urgent and tip.files == []
 
 

@@ -154,7 +154,8 @@ def test_when_branch_on_multi_and_number_limits(draft):
     small = run(draft, Text("0"))
     assert small.problem.code == "number_too_small" and small.problem.params == {"limit": 1}
     assert run(draft, Text("600")).problem.params == {"limit": 500}
-    outcome = run(draft, Text("1 20"))
+    assert run(draft, Text("1 20")).problem.code == "not_a_number"  # a space groups thousands only: "1 500"
+    outcome = run(draft, Text("120 кг"))
     assert outcome.draft.answers["quota_kg"] == 120 and current(outcome) == "children"
 
 
@@ -226,7 +227,7 @@ def test_dates_single_period_and_errors(draft):
     assert run(draft, Text("01.01.2027")).problem.code == "date_future"
     assert run(draft, Text("20.10.2026 - 01.09.2026")).problem.code == "date_order"
     outcome = run(draft, Text("today"))
-    assert outcome.draft.answers["period"] == {"start": "2026-11-27", "end": "2026-11-27"}
+    assert outcome.draft.answers["period"] == {"start": "2026-11-27", "end": "2026-11-27", "words": "today"}
     assert current(outcome) == "note"
 
 

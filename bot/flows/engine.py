@@ -5,6 +5,15 @@ the first one, in flow order, whose `when` holds and that was not passed yet; wh
 reporter sees the review. Back goes to the previous passed question, Edit jumps to any of them; answering
 then continues with whatever is still open, so branches opened by an edit are asked before the review.
 Buttons carry actions naming the question they belong to, so a press on an old message is recognised.
+
+Date and number answers keep what the reporter typed beside what the bot understood (dates.py, numbers.py):
+- date: {"start": "2026-09-01", "end": "2026-12-01", "words": "с сентября"}, plus "approx": true for "early
+  October" and the like; {"unsure": true} from the "Not sure" button. Answers stored before words existed
+  have only start and end.
+- number: a plain number when exact ("60 кг" is 60); otherwise {"min": 40, "max": 50, "words": "40-50"},
+  {"min": 40, "max": 40, "approx": true, "words": "около 40"}, or open at one end with null ("более 100":
+  {"min": 100, "max": null, ...}). Every bound given must lie within the question's min and max; conditions
+  (gt/ge/lt/le) compare numbers.number_value: the middle of a range, the known bound of an open one.
 """
 
 from __future__ import annotations
@@ -13,12 +22,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .dates import DateError, parse_period
+from .dates import UNSURE, DateError, date_answer, parse_period
 from .model import NO, YES, Flow, Question, QuestionType
+from .numbers import NumberError, parse_amount, plain
 from .regions import OTHER_COUNTRY, REGIONS
 
 QUESTION, REVIEW, EDIT = "question", "review", "edit"
 MAX_PLACE_LENGTH = 100
+MAX_NUMBER_WORDS = 200
 
 
 # ---- inputs -------------------------------------------------------------------------------------------
@@ -277,6 +288,8 @@ def _navigate(flow: Flow, draft: Draft, question: Question, move: str) -> Outcom
         return _answer(flow, draft, question, None)
     if move == "next" and question.type is QuestionType.INFO:
         return _answer(flow, draft, question, None)
+    if move == "unsure" and question.type is QuestionType.DATE:
+        return _answer(flow, draft, question, dict(UNSURE))
     if move == "countries" and question.type is QuestionType.REGION:
         draft.pending = None
         return Outcome(draft, view(flow, draft), event="updated")
@@ -329,7 +342,7 @@ def _type(flow: Flow, draft: Draft, question: Question, text: str, today: date) 
             period = parse_period(text, today)
         except DateError as error:
             return _problem(flow, draft, f"date_{error.reason}")
-        return _answer(flow, draft, question, period.to_json())
+        return _answer(flow, draft, question, date_answer(period, text))
     if kind is QuestionType.REGION and draft.pending == {"country": OTHER_COUNTRY}:
         if not text:
             return _problem(flow, draft, "text_empty")
@@ -341,25 +354,20 @@ def _type(flow: Flow, draft: Draft, question: Question, text: str, today: date) 
 
 
 def _type_number(flow: Flow, draft: Draft, question: Question, text: str) -> Outcome:
-    cleaned = text.replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    """Every bound the reporter gave must lie within the question's min and max."""
     try:
-        number = float(cleaned)
-    except ValueError:
+        amount = parse_amount(text)
+    except NumberError:
         return _problem(flow, draft, "not_a_number")
-    if number != number or number in (float("inf"), float("-inf")):
-        return _problem(flow, draft, "not_a_number")
-    if question.min is not None and number < question.min:
-        return _problem(flow, draft, "number_too_small", limit=_plain(question.min))
-    if question.max is not None and number > question.max:
-        return _problem(flow, draft, "number_too_big", limit=_plain(question.max))
-    return _answer(flow, draft, question, _plain(number))
+    bounds = [bound for bound in (amount.low, amount.high) if bound is not None]
+    if question.min is not None and min(bounds) < question.min:
+        return _problem(flow, draft, "number_too_small", limit=plain(question.min))
+    if question.max is not None and max(bounds) > question.max:
+        return _problem(flow, draft, "number_too_big", limit=plain(question.max))
+    return _answer(flow, draft, question, amount.to_json(" ".join(text.split())[:MAX_NUMBER_WORDS]))
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------
-
-
-def _plain(number: float) -> int | float:
-    return int(number) if float(number).is_integer() else number
 
 
 def _problem(flow: Flow, draft: Draft, code: str, **params: Any) -> Outcome:

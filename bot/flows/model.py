@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from .numbers import number_value
+
 Texts = Mapping[str, str]
 """A text in every language of a flow, keyed by language code."""
 
@@ -69,8 +71,8 @@ class Compare(Condition):
     def holds(self, answers: Mapping[str, Any]) -> bool:
         answer = answers.get(self.question)
         if self.operator in NUMERIC_OPERATORS:
-            is_number = isinstance(answer, int | float) and not isinstance(answer, bool)
-            return is_number and NUMERIC_OPERATORS[self.operator](answer, float(self.values[0]))
+            value = number_value(answer)  # a range counts as its middle, "more than 100" as 100
+            return value is not None and NUMERIC_OPERATORS[self.operator](value, float(self.values[0]))
         if self.operator == "includes":
             return isinstance(answer, list) and any(value in answer for value in self.values)
         if self.operator == "not_equals":
