@@ -77,6 +77,7 @@ def render_problem(problem: Problem, lang: str, flow: Flow | None = None, questi
         "file_not_expected": _("This question needs an answer in text or with the buttons, not a file."),
         "expects_file": _("Please send a file (a photo, document, voice message or video), or press “Done”."),
         "too_many_files": _("You have attached {limit} files, the maximum for this question. Press “Done”."),
+        "files_full": _("This report already has {limit} files, the most it can take."),
         "choose_at_least_one": _("Please choose at least one option, then press “Done”."),
     }
     return messages[problem.code].format(**problem.params)
@@ -192,7 +193,11 @@ def _render_ask(flow: Flow, step: Ask, lang: str) -> Screen:
         lines.append(_("Files received: {count}. Send more or press “Done”.").format(count=len(step.pending)))
     elif kind is QuestionType.DATE:
         rows.append((Button(_("Not sure"), actions.nav(qid, "unsure")),))
+    if step.offers_full:
+        rows.append((Button(_("📋 Answer step by step instead"), actions.nav(qid, "full")),))
     rows.append(_navigation_row(step, _))
+    if step.can_finish:
+        rows.append((Button(_("✅ Finish and review"), actions.nav(qid, "finish")),))
     rows.append(erase_row(lang))
     return Screen("\n\n".join(lines), tuple(row for row in rows if row))
 
@@ -242,11 +247,23 @@ def _render_review(flow: Flow, step: Review, lang: str) -> Screen:
     for question, answer in step.items:
         lines.append(f"▪️ {question_title(flow, question, lang)}")
         lines.append(f"   {format_answer(flow, question, answer, lang)}")
+    offer = (
+        _(
+            "You can send the report as it is. If you have a minute, a few more questions would make it more "
+            "useful; each one can be skipped."
+        )
+        if step.more
+        else ""
+    )
     text = "\n".join(lines)
-    if len(text) > MAX_MESSAGE - 200:
-        text = text[: MAX_MESSAGE - 201] + "…"
+    limit = MAX_MESSAGE - 200 - len(offer)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    if offer:
+        text = f"{text}\n\n{offer}"
     buttons = (
         (Button(_("✅ Send the report"), actions.CONFIRM),),
+        *([(Button(_("➕ Answer more questions"), actions.MORE),)] if step.more else []),
         (Button(_("✏️ Change an answer"), actions.EDIT), Button(_("🗑 Delete the report"), actions.CANCEL)),
         erase_row(lang),
     )

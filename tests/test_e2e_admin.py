@@ -13,7 +13,7 @@ from bot.telegram.admin import ACTION
 
 from .fakebotapi import FakeUser
 from .harness import RECEIPT, STAFF_CHAT, Reporter, asks, bot_settings, running_bot
-from .test_e2e_reporter import answer_first_part, open_questionnaire
+from .test_e2e_reporter import answer_first_part, describe_and_place, open_questionnaire
 
 ADMIN = FakeUser(id=4242, first_name="Admin", language_code="kk")
 T = {
@@ -40,8 +40,7 @@ async def finish(reporter: Reporter, after_people: list) -> None:
         await reporter.press_and_wait(actions.nav(question, "skip"), lambda m: True)
     await reporter.press_and_wait(actions.option("children", "no"), lambda m: asks(m, "ordered_by"))
     await reporter.press_and_wait(actions.option("ordered_by", "unknown"), lambda m: asks(m, "description"))
-    await reporter.say("Hokimiyat buyrug‘i.", lambda m: asks(m, "evidence_note"))
-    await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))
+    await describe_and_place(reporter, "Hokimiyat buyrug‘i.")
     await reporter.press_and_wait(actions.nav("evidence", "skip"), lambda m: asks(m, "danger_now"))
     await reporter.press_and_wait(actions.option("danger_now", "no"), lambda m: actions.CONFIRM in str(m.reply_markup))
     await reporter.press_and_wait(actions.CONFIRM, lambda m: RECEIPT.search(m.text or ""))

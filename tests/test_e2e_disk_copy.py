@@ -21,7 +21,7 @@ from bot.runtime import Runtime
 from .conftest import POSTGRES_URL
 from .fakebotapi import FakeUser
 from .harness import Reporter, asks, bot_settings, photo_with_gps, running_bot
-from .test_e2e_reporter import answer_first_part, open_questionnaire
+from .test_e2e_reporter import answer_first_part, describe_and_place, open_questionnaire
 
 STORY = "Direktor-Marker-8841 bizni dalaga haydadi"
 PHOTO_MARKER = "Camera-Serial-5593"
@@ -56,8 +56,7 @@ async def write_report(reporter: Reporter) -> None:
     await reporter.say("40", lambda m: asks(m, "children"))
     await reporter.press_and_wait(actions.option("children", "no"), lambda m: asks(m, "ordered_by"))
     await reporter.press_and_wait(actions.option("ordered_by", "hokimiyat"), lambda m: asks(m, "description"))
-    await reporter.say(STORY, lambda m: asks(m, "evidence_note"))
-    await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))
+    await describe_and_place(reporter, STORY)
     after = reporter.api.mark(reporter.chat)
     reporter.api.send_photo(reporter.user, photo_with_gps(PHOTO_MARKER))
     await reporter.wait(lambda m: asks(m, "evidence") and "1" in (m.text or ""), after)

@@ -25,7 +25,7 @@ from bot.telegram.profile import publish_profile
 
 from .fakebotapi import FakeBotAPI, FakeUser
 from .harness import Reporter, asks, bot_settings, eventually, photo_with_gps, running_bot
-from .test_e2e_reporter import answer_first_part, complete_tip, open_questionnaire
+from .test_e2e_reporter import answer_first_part, complete_tip, describe_and_place, open_questionnaire
 
 PURPOSE_WORDS = {
     "en": ("report", "labour", "forced", "child"),
@@ -239,8 +239,7 @@ async def answer_until_review(reporter: Reporter):
     await reporter.say("40", lambda m: asks(m, "children"))
     await reporter.press_and_wait(actions.option("children", "no"), lambda m: asks(m, "ordered_by"))
     await reporter.press_and_wait(actions.option("ordered_by", "hokimiyat"), lambda m: asks(m, "description"))
-    await reporter.say("Teachers were sent to the fields.", lambda m: asks(m, "evidence_note"))
-    await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))
+    await describe_and_place(reporter, "Teachers were sent to the fields.")
     await reporter.press_and_wait(actions.nav("evidence", "done"), lambda m: asks(m, "danger_now"))
     return await reporter.press_and_wait(
         actions.option("danger_now", "no"), lambda m: actions.CONFIRM in str(m.reply_markup)

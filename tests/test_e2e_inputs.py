@@ -10,7 +10,7 @@ from bot.i18n import gettext_for
 
 from .fakebotapi import FakeUser
 from .harness import STAFF_CHAT, Reporter, asks, bot_settings, photo_with_gps, running_bot
-from .test_e2e_reporter import answer_first_part, open_questionnaire
+from .test_e2e_reporter import answer_first_part, describe_and_place, open_questionnaire
 
 _ = gettext_for("en")
 ru = gettext_for("ru")
@@ -49,6 +49,8 @@ async def test_wrong_input_is_explained_and_the_question_repeated(api, settings)
         assert texts_after(reporter, after)[0] == _(
             "Please reply with text or a button, not a sticker, voice message or file."
         )
+        await reporter.say("They sent us to the fields.", lambda m: asks(m, "what"))  # the first screen: the story
+        assert _("Please answer with one of the buttons.") not in texts_after(reporter, after)
         question = await reporter.say("cotton", lambda m: asks(m, "what"))
         assert _("Please answer with one of the buttons.") in texts_after(reporter, api.mark(reporter.chat) - 2)
         after = api.mark(reporter.chat)
@@ -77,8 +79,7 @@ async def test_number_out_of_range_and_unaccepted_file_types(api, settings):
         await reporter.say("12", lambda m: asks(m, "children"))
         await reporter.press_and_wait(actions.option("children", "no"), lambda m: asks(m, "ordered_by"))
         await reporter.press_and_wait(actions.option("ordered_by", "employer"), lambda m: asks(m, "description"))
-        await reporter.say("The mine keeps our passports.", lambda m: asks(m, "evidence_note"))
-        await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))
+        await describe_and_place(reporter, "The mine keeps our passports.")
 
         after = api.mark(reporter.chat)
         api.send_document(reporter.user, b"MZ\x90\x00 a Windows program", "prikaz.pdf", "application/pdf")
@@ -161,8 +162,7 @@ async def test_an_unexpected_failure_apologises_and_the_conversation_goes_on(api
         await reporter.press_and_wait(actions.nav("people", "skip"), lambda m: asks(m, "children"))
         await reporter.press_and_wait(actions.option("children", "no"), lambda m: asks(m, "ordered_by"))
         await reporter.press_and_wait(actions.option("ordered_by", "mahalla"), lambda m: asks(m, "description"))
-        await reporter.say("Mahalla raisi hasharga majbur qildi.", lambda m: asks(m, "evidence_note"))
-        await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))
+        await describe_and_place(reporter, "Mahalla raisi hasharga majbur qildi.")
         after = api.mark(reporter.chat)
         api.send_document(reporter.user, photo_with_gps(), "rasm.jpg", "image/jpeg")
         sorry = await reporter.wait(lambda m: True, after)
@@ -187,8 +187,7 @@ async def test_identifiers_in_answers_are_asked_about_before_the_review(api, set
         await reporter.press_and_wait(actions.nav("people", "skip"), lambda m: asks(m, "children"))
         await reporter.press_and_wait(actions.option("children", "no"), lambda m: asks(m, "ordered_by"))
         await reporter.press_and_wait(actions.option("ordered_by", "employer"), lambda m: asks(m, "description"))
-        await reporter.say(story, lambda m: asks(m, "evidence_note"))
-        await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))
+        await describe_and_place(reporter, story)
         await reporter.press_and_wait(actions.nav("evidence", "skip"), lambda m: asks(m, "danger_now"))
         passport = await reporter.press_and_wait(
             actions.option("danger_now", "no"), lambda m: KEEP_IDENTIFIER in str(m.reply_markup)

@@ -20,7 +20,7 @@ from bot.logs import configure_logging
 
 from .fakebotapi import FakeBotAPI, FakeUser
 from .harness import STAFF_CHAT, Reporter, asks, bot_settings, photo_with_gps, running_bot
-from .test_e2e_reporter import STAFF_MEMBER, answer_first_part, open_questionnaire
+from .test_e2e_reporter import STAFF_MEMBER, answer_first_part, describe_and_place, open_questionnaire
 from .test_pdf import _dirty_pdf
 
 REPORTER = FakeUser(
@@ -82,8 +82,7 @@ async def test_nothing_on_the_server_or_the_phone_identifies_the_reporter(api, m
             await reporter.press_and_wait(
                 actions.option("ordered_by", "education_admin"), lambda m: asks(m, "description")
             )
-            await reporter.say(f"{STORY} {PLACE}", lambda m: asks(m, "evidence_note"))
-            await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))
+            await describe_and_place(reporter, f"{STORY} {PLACE}")
             await send_file(reporter, 1, lambda: api.send_photo(reporter.user, photo_with_gps()))
             await send_file(
                 reporter, 2, lambda: api.send_document(reporter.user, _dirty_pdf(), "buyruq.pdf", "application/pdf")

@@ -52,7 +52,7 @@ async def open_questionnaire(reporter: Reporter, lang: str) -> None:
 
 
 async def answer_first_part(reporter: Reporter) -> None:
-    """what, sector, work, region: up to the date question."""
+    """what, sector, work: up to the date question."""
     await reporter.question("what")
     for option in ("harvest_mobilisation", "wages"):
         await reporter.press(actions.option("what", option))
@@ -60,9 +60,14 @@ async def answer_first_part(reporter: Reporter) -> None:
     assert sum("✅" in text for text in message.button_texts()) == 2
     await reporter.press_and_wait(actions.nav("what", "done"), lambda m: asks(m, "sector"))
     await reporter.press_and_wait(actions.option("sector", "teachers"), lambda m: asks(m, "work"))
-    await reporter.press_and_wait(actions.option("work", "cotton"), lambda m: asks(m, "region"))
+    await reporter.press_and_wait(actions.option("work", "cotton"), lambda m: asks(m, "period"))
+
+
+async def describe_and_place(reporter: Reporter, description: str) -> None:
+    """The description, then the region: up to the files question."""
+    await reporter.say(description, lambda m: asks(m, "region"))
     await reporter.press(actions.country("region", "UZ"))
-    await reporter.press_and_wait(actions.region("region", "UZ-AN"), lambda m: asks(m, "period"))
+    await reporter.press_and_wait(actions.region("region", "UZ-AN"), lambda m: asks(m, "evidence"))
 
 
 async def complete_tip(reporter: Reporter, lang: str, photo: bytes) -> str:
@@ -81,8 +86,7 @@ async def complete_tip(reporter: Reporter, lang: str, photo: bytes) -> str:
     await reporter.press_and_wait(actions.nav("children_ages", "done"), lambda m: asks(m, "children_school"))
     await reporter.press_and_wait(actions.option("children_school", "yes"), lambda m: asks(m, "ordered_by"))
     await reporter.press_and_wait(actions.option("ordered_by", "hokimiyat"), lambda m: asks(m, "description"))
-    await reporter.say(DESCRIPTIONS[lang], lambda m: asks(m, "evidence_note"))
-    await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))
+    await describe_and_place(reporter, DESCRIPTIONS[lang])
     after = reporter.api.mark(reporter.chat)
     reporter.api.send_document(reporter.user, photo, "IMG_20260915_073012.jpg", "image/jpeg")
     received = await reporter.wait(lambda m: asks(m, "evidence") and "1" in (m.text or ""), after)
@@ -192,8 +196,7 @@ async def test_restart_mid_questionnaire_continues_the_same_draft(api, make_sett
         await reporter.press_and_wait(actions.nav("people", "skip"), lambda m: asks(m, "children"))
         await reporter.press_and_wait(actions.option("children", "no"), lambda m: asks(m, "ordered_by"))
         await reporter.press_and_wait(actions.option("ordered_by", "unknown"), lambda m: asks(m, "description"))
-        await reporter.say(DESCRIPTIONS["ru"], lambda m: asks(m, "evidence_note"))
-        await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))
+        await describe_and_place(reporter, DESCRIPTIONS["ru"])
         await reporter.press_and_wait(actions.nav("evidence", "skip"), lambda m: asks(m, "danger_now"))
         await reporter.press_and_wait(
             actions.option("danger_now", "yes"), lambda m: actions.CONFIRM in str(m.reply_markup)
@@ -213,5 +216,4 @@ async def reach_evidence(reporter: Reporter, lang: str, description: str) -> Non
     await reporter.press_and_wait(actions.nav("people", "skip"), lambda m: asks(m, "children"))
     await reporter.press_and_wait(actions.option("children", "no"), lambda m: asks(m, "ordered_by"))
     await reporter.press_and_wait(actions.option("ordered_by", "employer"), lambda m: asks(m, "description"))
-    await reporter.say(description, lambda m: asks(m, "evidence_note"))
-    await reporter.press_and_wait(actions.nav("evidence_note", "next"), lambda m: asks(m, "evidence"))
+    await describe_and_place(reporter, description)

@@ -131,6 +131,8 @@ def test_first_question_has_no_back_and_later_ones_do(draft):
 
 
 def test_choice_takes_a_button_and_refuses_text(draft):
+    outcome = run(draft, Text("Teachers were sent to the fields."))  # the first screen: taken as the story
+    assert outcome.event == "described" and outcome.draft.answers == {"story": "Teachers were sent to the fields."}
     outcome = run(draft, Text("cotton"))
     assert outcome.problem.code == "use_buttons" and current(outcome) == "kind"
     outcome = run(draft, opt("kind", "cotton"))

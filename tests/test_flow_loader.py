@@ -46,8 +46,8 @@ def test_default_flow_covers_the_issue():
         QuestionType.DATE,
         QuestionType.REGION,
         QuestionType.ATTACHMENTS,
-        QuestionType.INFO,
     }
+    assert [question.id for question in flow.quick_questions] == ["description", "region"]
     ids = [question.id for question in flow.questions]
     for needed in (
         "what",

@@ -401,6 +401,52 @@ def test_a_flow_must_ask_something():
     ]
 
 
+# ---- the quick report -----------------------------------------------------------------------------------------
+
+
+def test_a_quick_report_can_always_be_completed():
+    found = problems(
+        flow_with(
+            YESNO,
+            {"id": "note", "type": "info", "text": T, "quick": True},
+            {"id": "now", "type": "yesno", "text": T, "quick": "yes"},
+            {"id": "kids", "type": "yesno", "text": T, "quick": True, "when": {"question": "y", "equals": "yes"}},
+            {"id": "ages", "type": "yesno", "text": T, "quick": True, "when": {"question": "kids", "equals": "yes"}},
+        )
+    )
+    assert found == [
+        "campaign.yaml: question 'note': info questions cannot be quick: the quick report shows only questions; put "
+        "what it must say into a quick question's hint",
+        "campaign.yaml: question 'now': quick must be true or false",
+        "campaign.yaml: question 'kids': when refers to 'y', which is not quick: the quick report never asks it "
+        "(mark 'y' quick too, or remove the condition)",
+        "campaign.yaml: the quick report has no text question: mark a text question quick, for the reporter's own "
+        "words",
+    ]
+
+
+def test_the_reporters_own_words_are_always_asked_in_a_quick_report():
+    found = problems(
+        flow_with(
+            {**YESNO, "quick": True},
+            text_q("story", {"question": "y", "equals": "yes"}, quick=True),
+            text_q("more", quick=True),
+        )
+    )
+    assert found == [
+        "campaign.yaml: question 'story': the first quick text question takes the reporter's own words, so it "
+        "cannot have a when"
+    ]
+
+
+def test_a_flow_with_a_quick_path_and_one_without():
+    flow = parse_flow(flow_with(YESNO, text_q("story", quick=True), {**YESNO, "id": "z", "quick": True}), "c.yaml")
+    assert [question.id for question in flow.quick_questions] == ["story", "z"]
+    assert flow.description_question.id == "story"
+    plain = parse_flow(flow_with(YESNO, text_q("a", required=False), text_q("b")), "c.yaml")
+    assert plain.quick_questions == () and plain.description_question.id == "b"  # the first required text
+
+
 # ---- Telegram's limits --------------------------------------------------------------------------------------
 
 
@@ -603,6 +649,15 @@ def default_raw() -> dict[str, Any]:
     return yaml.safe_load((DEFAULT_FLOW_DIR / "forced_labour.yaml").read_text(encoding="utf-8"))
 
 
+def question_in(raw: dict[str, Any], question_id: str) -> dict[str, Any]:
+    return next(question for question in raw["questions"] if question["id"] == question_id)
+
+
+def info_in(raw: dict[str, Any]) -> dict[str, Any]:
+    """An info screen with the texts of the flow's first question."""
+    return {"id": "note", "type": "info", "text": dict(raw["questions"][0]["text"])}
+
+
 def test_the_default_flow_matches_the_schema():
     assert schema_errors(default_raw()) == []
     [flow] = load_default_flows()
@@ -645,12 +700,14 @@ def test_the_schema_describes_every_key_and_lists_types_and_languages():
         lambda raw: raw.update(languages=["ru", "de"]),
         lambda raw: raw["questions"][-2].update(options=[{"id": "a", "text": {"en": "A"}}]),
         lambda raw: raw["questions"][-2].update(min=1),
-        lambda raw: raw["questions"][4].update(countries=[]),
+        lambda raw: question_in(raw, "region").update(countries=[]),
         lambda raw: raw["questions"][3].update(when={"question": "what", "includes": "quota", "equals": "x"}),
         lambda raw: raw["questions"][3].update(when={"all": []}),
         lambda raw: raw["questions"][3].update(when={"nor": [{"question": "what", "includes": "quota"}]}),
         lambda raw: raw["questions"][1].pop("options"),
-        lambda raw: raw["questions"][-3].update(required=True),
+        lambda raw: raw["questions"].append({**info_in(raw), "required": True}),
+        lambda raw: raw["questions"].append({**info_in(raw), "quick": True}),
+        lambda raw: question_in(raw, "period").update(quick="yes"),
         lambda raw: raw["questions"][0]["options"][0]["text"].update(en="x" * 61),
     ],
 )
@@ -698,6 +755,13 @@ FIXED_MESSAGES = (
     "when: 'all' cannot stand beside 'question' in one mapping; put each test inside it",
     f"language 'de' has no bot catalogue (known: {', '.join(LANGUAGES)})",
     "YAML syntax error at line L, column C: tab characters cannot indent YAML: use spaces",
+    "quick must be true or false",
+    "info questions cannot be quick: the quick report shows only questions; put what it must say into a quick "
+    "question's hint",
+    "when refers to 'q', which is not quick: the quick report never asks it (mark 'q' quick too, or remove the "
+    "condition)",
+    "the quick report has no text question: mark a text question quick, for the reporter's own words",
+    "the first quick text question takes the reporter's own words, so it cannot have a when",
 )
 
 

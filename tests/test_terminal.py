@@ -26,16 +26,15 @@ def test_try_in_uzbek_completes_a_report(tmp_path):
         "16",  # what: harvest + wages, Tayyor
         "1",  # sector: teachers
         "1",  # work: cotton
-        "1",  # region: O‘zbekiston
-        "1",  # first region in the list
         "bugun",  # period: today
         "35",  # people
         "2",  # children: no
         "1",  # ordered_by: hokimiyat
         "Hokimiyat buyrug‘i bilan o‘qituvchilar paxta terimiga chiqarildi.",
-        "2",  # evidence note: continue ([1] is Back)
+        "1",  # region: O‘zbekiston
+        "1",  # first region in the list
         str(photo),  # evidence: a photo by path
-        "3",  # Tayyor ([1] Back, [2] Skip)
+        "2",  # Tayyor ([1] Back; Skip gave way to Done once the photo arrived)
         "2",  # danger now: no
         "1",  # send
     ]

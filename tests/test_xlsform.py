@@ -110,7 +110,9 @@ def test_the_export_is_an_ordinary_xlsform():
     assert rows["evidence"][column["parameters"]] == "max_files=10"
     assert rows["region"][column["parameters"]] == "countries=UZ KZ TM"
     assert rows["danger_now"][column["urgent_if"]] == "yes"
-    assert rows["evidence_note"][column["type"]] == "note" and rows["evidence_note"][column["required"]] is None
+    assert rows["evidence"][column["type"]] == "file" and rows["evidence"][column["required"]] is None
+    assert [name for name, row in rows.items() if row[column["quick"]] == "yes"] == ["description", "region"]
+    assert rows["what"][column["quick"]] is None
     yes_no = [row for row in workbook["choices"].iter_rows(values_only=True) if row[0] == "yes_no"]
     assert [row[:4] for row in yes_no] == [("yes_no", "yes", "Да", "Ha"), ("yes_no", "no", "Нет", "Yo‘q")]
     settings = list(workbook["settings"].iter_rows(values_only=True))
@@ -683,3 +685,47 @@ def test_numeric_comparisons_become_number_conditions_and_round_trip():
     assert flow.question("school").applies({"age": 12}) and not flow.question("school").applies({"age": 18})
     assert flow.question("adult").applies({"age": 30}) and not flow.question("adult").applies({"age": 17})
     assert read_xlsform(write_xlsform(flow), "again.xlsx") == flow
+
+
+QUICK_FORM = [
+    {"type": "select_one yn", "name": "ok", "label": "OK?"},
+    {"type": "text", "name": "story", "label": "What happened?", "required": "yes", "quick": "yes"},
+    {"type": "select_one yn", "name": "now", "label": "Still going on?", "quick": "TRUE()"},
+    {"type": "image", "name": "photos", "label": "Photos", "quick": "no"},
+]
+QUICK_SHEETS = {
+    "choices": [("list_name", "name", "label"), ("yn", "yes", "Yes"), ("yn", "no", "No")],
+    "settings": [("form_id", "form_title", "default_language"), ("test", "Test", "en")],
+}
+
+
+def test_the_quick_column_marks_the_quick_report_and_round_trips():
+    data = xlsx({"survey": survey(("type", "name", "label", "required", "quick"), *QUICK_FORM), **QUICK_SHEETS})
+    flow = read_xlsform(data, "forms.xlsx")
+    assert [question.id for question in flow.quick_questions] == ["story", "now"]
+    assert read_xlsform(write_xlsform(flow), "again.xlsx") == flow
+    without = xlsx({"survey": survey(("type", "name", "label", "required"), *QUICK_FORM), **QUICK_SHEETS})
+    assert read_xlsform(without, "forms.xlsx").quick_questions == ()  # a form without the column: no quick report
+
+
+def test_quick_cells_the_bot_cannot_use_are_problems_with_row_and_column():
+    rows = [
+        {"type": "select_one yn", "name": "ok", "label": "OK?"},
+        {"type": "text", "name": "story", "label": "Story", "quick": "maybe"},
+        {"type": "note", "name": "careful", "label": "Be careful", "quick": "yes"},
+        {"type": "begin group", "name": "g", "label": "Section", "quick": "yes"},
+        {"type": "select_one yn", "name": "now", "label": "Now?", "quick": "yes", "relevant": "${ok} = 'yes'"},
+        {"type": "end group"},
+    ]
+    data = xlsx({"survey": survey(("type", "name", "label", "quick", "relevant"), *rows), **QUICK_SHEETS})
+    assert problems(data) == [
+        "forms.xlsx: the quick report has no text question: mark a text question quick, for the reporter's own words",
+        "forms.xlsx: row 3, column quick: question 'story': quick 'maybe' is not supported: "
+        "write yes, or leave it empty",
+        "forms.xlsx: row 4, column quick: question 'careful': info questions cannot be quick: the quick report shows "
+        "only questions; put what it must say into a quick question's hint",
+        "forms.xlsx: row 5, column quick: question 'g': quick is not supported on a group: "
+        "set it on the questions inside",
+        "forms.xlsx: row 6, column relevant: question 'now': relevant refers to 'ok', which is not quick: the quick "
+        "report never asks it (mark 'ok' quick too, or remove the condition)",
+    ]

@@ -6,6 +6,13 @@ reporter sees the review. Back goes to the previous passed question, Edit jumps 
 then continues with whatever is still open, so branches opened by an edit are asked before the review.
 Buttons carry actions naming the question they belong to, so a press on an old message is recognised.
 
+A draft's scope says which questions are open. "full": all of them. "quick": only the flow's quick questions,
+so a report can be sent within a minute; its review offers the rest ("more"), and its first screen offers the
+whole questionnaire instead ("full"). "more": the rest of a quick report, every detail optional, with a way
+to the review on every screen. Two inputs are taken where a strict questionnaire would refuse them: a file on
+a quick text screen goes to the flow's attachments question, and text typed on the first screen of buttons is
+the reporter's description.
+
 Date and number answers keep what the reporter typed beside what the bot understood (dates.py, numbers.py):
 - date: {"start": "2026-09-01", "end": "2026-12-01", "words": "с сентября"}, plus "approx": true for "early
   October" and the like; {"unsure": true} from the "Not sure" button. Answers stored before words existed
@@ -28,6 +35,7 @@ from .numbers import NumberError, parse_amount, plain
 from .regions import OTHER_COUNTRY, REGIONS
 
 QUESTION, REVIEW, EDIT = "question", "review", "edit"
+QUICK, FULL, MORE = "quick", "full", "more"
 MAX_PLACE_LENGTH = 100
 MAX_NUMBER_WORDS = 200
 
@@ -82,13 +90,16 @@ class actions:
 
     @staticmethod
     def nav(question: str, move: str) -> str:
-        """move: back, skip, done, next (info), countries (back to the country list)."""
+        """move: back, skip, done, next (info), countries (back to the country list), finish (scope more:
+        straight to the review), full (the first quick screen: the whole questionnaire instead)."""
         return f"nav:{question}:{move}"
 
     CONFIRM = "review:confirm"
     EDIT = "review:edit"
     CANCEL = "review:cancel"
     REVIEW = "review:show"
+    MORE = "review:more"
+    """On the review of a quick report: answer the questions it left open."""
 
     @staticmethod
     def edit(question: str) -> str:
@@ -107,6 +118,8 @@ class Draft:
     screen: str = QUESTION
     current: str | None = None
     pending: Any = None
+    scope: str = FULL
+    """QUICK, FULL or MORE (see the module's docstring); drafts stored before scopes existed are FULL."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -117,6 +130,7 @@ class Draft:
             "screen": self.screen,
             "current": self.current,
             "pending": self.pending,
+            "scope": self.scope,
         }
 
     @classmethod
@@ -130,11 +144,18 @@ class Ask:
     pending: Any
     can_back: bool
     can_skip: bool
+    """False on an attachments question once files arrived: then only Done fits."""
+    can_finish: bool = False
+    """Scope more: the reporter may go straight to the review."""
+    offers_full: bool = False
+    """The first screen of a quick report: the whole questionnaire may be chosen instead."""
 
 
 @dataclass(frozen=True)
 class Review:
     items: tuple[tuple[Question, Any], ...]
+    more: bool = False
+    """A quick report with questions still open: they may be answered (`actions.MORE`)."""
 
 
 @dataclass(frozen=True)
@@ -171,39 +192,53 @@ class Outcome:
     problem: Problem | None = None
     event: str | None = None
     """What just happened: "answered" (an answer was recorded, or the report confirmed or cancelled),
-    "moved" (Back, or a question picked to edit), "updated" (same screen, changed selection),
-    "file_added", or None."""
+    "moved" (Back, a question picked to edit, more, full, finish), "updated" (same screen, changed selection),
+    "file_added", "described" (text typed on the first screen of buttons was taken as the description; the
+    screen stays), or None."""
+    filed_under: str | None = None
+    """The question an input was recorded under when that is not the question on screen: the description
+    ("described"), or the attachments question for a file sent on a quick text screen ("file_added")."""
 
 
 # ---- public functions -----------------------------------------------------------------------------------
 
 
-def start(flow: Flow) -> Outcome:
-    draft = Draft(flow.id, flow.version)
+def start(flow: Flow, quick: bool = False) -> Outcome:
+    """A new draft; `quick` asks only the flow's quick questions, when it has any."""
+    draft = Draft(flow.id, flow.version, scope=QUICK if quick and flow.quick_questions else FULL)
     _advance(flow, draft)
     return Outcome(draft, view(flow, draft))
 
 
 def view(flow: Flow, draft: Draft) -> Step:
     if draft.screen == REVIEW:
-        return Review(tuple(_review_items(flow, draft)))
+        more = draft.scope != FULL and _next_open(flow, draft, quick_only=False) is not None
+        return Review(tuple(_review_items(flow, draft)), more)
     if draft.screen == EDIT:
         return EditMenu(tuple(question for question, _ in _review_items(flow, draft)))
     question = _current(flow, draft)
+    has_files = question.type is QuestionType.ATTACHMENTS and bool(draft.pending)
     return Ask(
         question=question,
         pending=draft.pending,
         can_back=_previous(flow, draft, question.id) is not None,
-        can_skip=not question.required and question.asks,
+        can_skip=question.asks and _skippable(draft, question) and not has_files,
+        can_finish=draft.scope == MORE,
+        offers_full=draft.scope == QUICK and _is_first_quick(flow, question),
     )
 
 
 def accepts_file(flow: Flow, draft: Draft) -> bool:
     """Whether a file sent now would be taken: lets the front-end refuse before downloading anything."""
-    if draft.screen != QUESTION:
-        return False
-    question = _current(flow, draft)
-    return question.type is QuestionType.ATTACHMENTS and len(draft.pending or []) < question.max_files
+    target = _file_target(flow, draft)
+    return target is not None and len(_files(draft, target)) < target.max_files
+
+
+def attached_files(flow: Flow, draft: Draft) -> int:
+    """How many files the question that takes a file now holds (0 where no file is taken): the count to
+    acknowledge after an album."""
+    target = _file_target(flow, draft)
+    return 0 if target is None else len(_files(draft, target))
 
 
 def effective_answers(flow: Flow, answers: dict[str, Any]) -> dict[str, Any]:
@@ -236,6 +271,11 @@ def _on_review(flow: Flow, draft: Draft, received: Input) -> Outcome:
         if received.action == actions.EDIT:
             draft.screen = EDIT
             return Outcome(draft, view(flow, draft), event="updated")
+        following = _next_open(flow, draft, quick_only=False)
+        if received.action == actions.MORE and draft.scope != FULL and following is not None:
+            draft.scope = MORE
+            _ask(draft, following)
+            return Outcome(draft, view(flow, draft), event="moved")
         return _problem(flow, draft, "stale")
     return _problem(flow, draft, "use_buttons")
 
@@ -267,11 +307,7 @@ def _on_question(flow: Flow, draft: Draft, question: Question, received: Input, 
     if isinstance(received, Text):
         return _type(flow, draft, question, received.text, today)
     if isinstance(received, File):
-        if not accepts_file(flow, draft):
-            code = "too_many_files" if question.type is QuestionType.ATTACHMENTS else "file_not_expected"
-            return _problem(flow, draft, code, limit=question.max_files)
-        draft.pending = [*(draft.pending or []), {"ref": received.ref, "kind": received.kind}]
-        return Outcome(draft, view(flow, draft), event="file_added")
+        return _take_file(flow, draft, question, received)
     if question.type is QuestionType.ATTACHMENTS:
         return _problem(flow, draft, "expects_file")
     return _problem(flow, draft, "file_not_expected" if received.kind == "file" else "unsupported_input")
@@ -284,8 +320,16 @@ def _navigate(flow: Flow, draft: Draft, question: Question, move: str) -> Outcom
             return _problem(flow, draft, "stale")
         _ask(draft, previous)
         return Outcome(draft, view(flow, draft), event="moved")
-    if move == "skip" and not question.required:
+    if move == "skip" and question.type is QuestionType.ATTACHMENTS and draft.pending:
+        return _answer(flow, draft, question, list(draft.pending))  # a Skip left from before the files: keep them
+    if move == "skip" and _skippable(draft, question):
         return _answer(flow, draft, question, None)
+    if move == "finish" and draft.scope == MORE:
+        return _finish(flow, draft, question)
+    if move == "full" and draft.scope == QUICK and _is_first_quick(flow, question):
+        draft.scope = FULL
+        _advance(flow, draft)
+        return Outcome(draft, view(flow, draft), event="moved")
     if move == "next" and question.type is QuestionType.INFO:
         return _answer(flow, draft, question, None)
     if move == "unsure" and question.type is QuestionType.DATE:
@@ -350,6 +394,12 @@ def _type(flow: Flow, draft: Draft, question: Question, text: str, today: date) 
         return _answer(flow, draft, question, {"country": OTHER_COUNTRY, "place": place})
     if kind is QuestionType.ATTACHMENTS:
         return _problem(flow, draft, "expects_file")
+    description = _description_wanted(flow, draft, question)
+    if description is not None and text:
+        if len(text) > description.max_length:
+            return _problem(flow, draft, "text_too_long", limit=description.max_length, length=len(text))
+        _record(draft, description, text)
+        return Outcome(draft, view(flow, draft), event="described", filed_under=description.id)
     return _problem(flow, draft, "use_buttons")
 
 
@@ -375,21 +425,103 @@ def _problem(flow: Flow, draft: Draft, code: str, **params: Any) -> Outcome:
 
 
 def _answer(flow: Flow, draft: Draft, question: Question, value: Any) -> Outcome:
-    if question.asks:
-        draft.answers[question.id] = value
-    if question.id not in draft.visited:
-        draft.visited.append(question.id)
+    _record(draft, question, value)
     _advance(flow, draft)
     return Outcome(draft, view(flow, draft), event="answered")
 
 
+def _record(draft: Draft, question: Question, value: Any) -> None:
+    if question.asks:
+        draft.answers[question.id] = value
+    if question.id not in draft.visited:
+        draft.visited.append(question.id)
+
+
 def _advance(flow: Flow, draft: Draft) -> None:
+    question = _next_open(flow, draft, quick_only=draft.scope == QUICK)
+    if question is None:
+        draft.screen, draft.current, draft.pending = REVIEW, None, None
+    else:
+        _ask(draft, question)
+
+
+def _next_open(flow: Flow, draft: Draft, quick_only: bool) -> Question | None:
     answers = effective_answers(flow, draft.answers)
     for question in flow.questions:
-        if question.id not in draft.visited and question.applies(answers):
-            _ask(draft, question)
-            return
+        if question.id not in draft.visited and question.applies(answers) and (question.quick or not quick_only):
+            return question
+    return None
+
+
+def _is_first_quick(flow: Flow, question: Question) -> bool:
+    return bool(flow.quick_questions) and flow.quick_questions[0].id == question.id
+
+
+def _skippable(draft: Draft, question: Question) -> bool:
+    """Optional questions; in scope more every detail, because the quick report is complete without it."""
+    return not question.required or (draft.scope == MORE and not question.quick)
+
+
+def _finish(flow: Flow, draft: Draft, question: Question) -> Outcome:
+    """Straight to the review, keeping what the screen holds (ticks, files); the report is quick again, and
+    its review offers the questions still open."""
+    held = draft.pending if question.type in (QuestionType.MULTI, QuestionType.ATTACHMENTS) else None
+    if held and question.type is QuestionType.MULTI:
+        held = [option.id for option in question.options if option.id in held]
+    if held:
+        _record(draft, question, list(held))
+    draft.scope = QUICK
     draft.screen, draft.current, draft.pending = REVIEW, None, None
+    return Outcome(draft, view(flow, draft), event="moved")
+
+
+def _file_target(flow: Flow, draft: Draft) -> Question | None:
+    """The question a file sent now belongs to: the attachments question on screen, or, on a quick text
+    screen, the flow's attachments question when it applies to the answers so far."""
+    if draft.screen != QUESTION:
+        return None
+    question = _current(flow, draft)
+    if question.type is QuestionType.ATTACHMENTS:
+        return question
+    target = flow.attachments_question
+    if question.quick and question.type is QuestionType.TEXT and target is not None:
+        return target if target.applies(effective_answers(flow, draft.answers)) else None
+    return None
+
+
+def _files(draft: Draft, target: Question) -> list[Any]:
+    """The files `target` holds: on its own screen they wait in `pending` until Done."""
+    return list((draft.pending if target.id == draft.current else draft.answers.get(target.id)) or [])
+
+
+def _take_file(flow: Flow, draft: Draft, question: Question, received: File) -> Outcome:
+    target = _file_target(flow, draft)
+    if target is None:
+        return _problem(flow, draft, "file_not_expected", limit=question.max_files)
+    files = _files(draft, target)
+    if len(files) >= target.max_files:
+        code = "too_many_files" if target.id == question.id else "files_full"
+        return _problem(flow, draft, code, limit=target.max_files)
+    files.append({"ref": received.ref, "kind": received.kind})
+    if target.id == question.id:
+        draft.pending = files
+        return Outcome(draft, view(flow, draft), event="file_added")
+    draft.answers[target.id] = files
+    return Outcome(draft, view(flow, draft), event="file_added", filed_under=target.id)
+
+
+def _description_wanted(flow: Flow, draft: Draft, question: Question) -> Question | None:
+    """The description question, when text typed on `question` should be taken as the description: on the
+    first screen of buttons of a full (or quick) questionnaire, before the description was given."""
+    description = flow.description_question
+    if description is None or description.id in draft.visited or draft.scope == MORE:
+        return None
+    on_buttons = question.type in (QuestionType.CHOICE, QuestionType.MULTI, QuestionType.YESNO) or (
+        question.type is QuestionType.REGION and draft.pending is None
+    )
+    scope = flow.quick_questions if draft.scope == QUICK else flow.questions
+    first = next((candidate.id for candidate in scope if candidate.asks), None)
+    return description if on_buttons and question.id == first else None
 
 
 def _ask(draft: Draft, question: Question) -> None:
@@ -420,9 +552,10 @@ def _previous(flow: Flow, draft: Draft, question_id: str) -> Question | None:
 
 
 def _review_items(flow: Flow, draft: Draft) -> list[tuple[Question, Any]]:
+    """Passed questions, and questions answered without being asked (files sent on a quick text screen)."""
     answers = effective_answers(flow, draft.answers)
     return [
         (question, answers.get(question.id))
         for question in flow.questions
-        if question.asks and question.id in draft.visited and question.applies(answers)
+        if question.asks and (question.id in draft.visited or question.id in answers) and question.applies(answers)
     ]

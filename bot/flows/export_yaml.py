@@ -29,6 +29,8 @@ def _question(question: Question) -> dict[str, Any]:
     raw: dict[str, Any] = {"id": question.id, "type": question.type.value}
     if question.required != question.asks:
         raw["required"] = question.required
+    if question.quick:
+        raw["quick"] = True
     raw["text"] = dict(question.text)
     for key in ("label", "hint", "constraint_message", "required_message"):
         texts = getattr(question, key)

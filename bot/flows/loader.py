@@ -76,6 +76,7 @@ QUESTION_KEYS = (
     "max_length",
     "max_files",
     "countries",
+    "quick",
 )
 OPTION_KEYS = ("id", "text")
 _T = QuestionType
@@ -314,6 +315,7 @@ class _Parser:
         if raw_questions and questions and not any(question.asks for question in questions):
             self.problem("the flow asks nothing: add at least one question that is not info")
         self.check_references(questions)
+        self.check_quick(questions)
         if self.problems:
             return None
         return Flow(flow_id, version, self.languages, title, tuple(questions))
@@ -398,6 +400,17 @@ class _Parser:
         if kind is QuestionType.INFO and required:
             self.problem("info questions cannot be required: they show a text and ask nothing", label)
             required = False
+        quick = raw.get("quick", False)
+        if not isinstance(quick, bool):
+            self.problem("quick must be true or false", label)
+            quick = False
+        if kind is QuestionType.INFO and quick:
+            self.problem(
+                "info questions cannot be quick: the quick report shows only questions; put what it must say "
+                "into a quick question's hint",
+                label,
+            )
+            quick = False
         numbers = {key: raw.get(key) for key in ("min", "max")}
         for key, value in numbers.items():
             if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
@@ -420,6 +433,7 @@ class _Parser:
             max_length=self.whole(raw, "max_length", 2000, label),
             max_files=self.whole(raw, "max_files", 10, label),
             countries=self.countries(raw, kind, label),
+            quick=quick,
         )
         self.check_question(question)
         return question
@@ -672,6 +686,33 @@ class _Parser:
             targets = {target_id: seen[target_id] for target_id in sorted(question.when.questions())}
             reason = _why_never(question.when, _domains(question.when, targets, asked), targets, asked)
             self.problems.insert(ends[index], Problem(self.source, f"can never be asked: {reason}", question.id))
+
+    def check_quick(self, questions: list[Question]) -> None:
+        """A quick report must always be completable on its own: its conditions read only quick answers, and it
+        always asks for the reporter's own words."""
+        quick = [question for question in questions if question.quick]
+        if not quick:
+            return
+        quick_ids = {question.id for question in quick}
+        earlier: set[str] = set()
+        for question in questions:
+            if question.quick and question.when is not None:
+                for target_id in sorted(question.when.questions() & (earlier - quick_ids)):
+                    self.problem(
+                        f"when refers to '{target_id}', which is not quick: the quick report never asks it "
+                        f"(mark '{target_id}' quick too, or remove the condition)",
+                        question.id,
+                    )
+            earlier.add(question.id)
+        words = next((question for question in quick if question.type is QuestionType.TEXT), None)
+        if words is None:
+            self.problem(
+                "the quick report has no text question: mark a text question quick, for the reporter's own words"
+            )
+        elif words.when is not None:
+            self.problem(
+                "the first quick text question takes the reporter's own words, so it cannot have a when", words.id
+            )
 
     def check_compares(self, question: Question, when: Condition, target: Question) -> bool:
         """Unknown options, and operators that never (or always) hold on the target's type of answer."""

@@ -137,6 +137,8 @@ class Question:
     max_length: int = 2000
     max_files: int = 10
     countries: tuple[str, ...] = ("UZ", "KZ", "TM")
+    quick: bool = False
+    """Part of the quick report: asked when a reporter chooses the short way (see `Flow.quick_questions`)."""
 
     @property
     def asks(self) -> bool:
@@ -177,3 +179,20 @@ class Flow:
 
     def is_urgent(self, answers: Mapping[str, Any]) -> bool:
         return any(question.is_urgent(answers.get(question.id)) for question in self.questions)
+
+    @property
+    def quick_questions(self) -> tuple[Question, ...]:
+        """The quick report, in flow order; empty when the flow has no quick path."""
+        return tuple(question for question in self.questions if question.quick)
+
+    @property
+    def description_question(self) -> Question | None:
+        """Where the reporter's own words go when typed on a screen of buttons: the first quick text question,
+        else the first required text question."""
+        texts = [question for question in self.questions if question.type is QuestionType.TEXT]
+        return next((q for q in texts if q.quick), None) or next((q for q in texts if q.required), None)
+
+    @property
+    def attachments_question(self) -> Question | None:
+        """Where files sent on a quick text screen go: the first attachments question."""
+        return next((q for q in self.questions if q.type is QuestionType.ATTACHMENTS), None)

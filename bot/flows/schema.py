@@ -85,6 +85,7 @@ def flow_schema() -> dict[str, Any]:
             then["required"] = ["options"]
         if kind is QuestionType.INFO:
             forbidden["required"] = {"const": False, "description": "Info screens are never required."}
+            forbidden["quick"] = {"const": False, "description": "Info screens are never part of the quick report."}
         else:
             forbidden["text"] = {"$ref": "#/$defs/texts", "description": "The question in each language."}
         type_rules.append({"if": {"properties": {"type": {"const": kind.value}}}, "then": then})
@@ -299,6 +300,14 @@ def flow_schema() -> dict[str, Any]:
                         "description": (
                             "true (the default for questions): the reporter must answer; false: a Skip button is "
                             "shown and (optional) is added to the question. Info screens are never required."
+                        ),
+                        "type": "boolean",
+                    },
+                    "quick": {
+                        "description": (
+                            "true: part of the quick report, the short way a reporter may choose (asked in flow "
+                            "order, then the review; the other questions are offered afterwards, all optional). "
+                            "The first quick text question takes the reporter's own words. Default false."
                         ),
                         "type": "boolean",
                     },

@@ -134,7 +134,17 @@ TRANSLATED = {
     "settings": {"form_title"},
 }
 HANDLED = {
-    "survey": {"type", "name", "required", "relevant", "constraint", "appearance", "parameters", "urgent_if"},
+    "survey": {
+        "type",
+        "name",
+        "required",
+        "relevant",
+        "constraint",
+        "appearance",
+        "parameters",
+        "urgent_if",
+        "quick",
+    },
     "choices": {"list_name", "name"},
     "settings": {"form_id", "version", "default_language"},
 }
@@ -539,9 +549,9 @@ class _Reader:
 
     def group_cells(self, row: int, cells: dict[int, Any], name: str) -> None:
         """A group only gives its relevant to the questions inside; its label and hint are not shown."""
-        for base in ("required", "constraint", "parameters", "urgent_if"):
+        for base in ("required", "constraint", "parameters", "urgent_if", "quick"):
             value = _text(self.cell("survey", cells, base))
-            if value and not (base == "required" and value.lower() in FALSE_WORDS):
+            if value and not (base in ("required", "quick") and value.lower() in FALSE_WORDS):
                 self.problem(
                     f"{base} is not supported on a group: set it on the questions inside", "survey", row, base, name
                 )
@@ -615,6 +625,8 @@ class _Reader:
                 raw[key] = found
         if qtype is not QuestionType.INFO:
             raw["required"] = self.required(cells, row, name)
+        if self.yes_or_empty(cells, row, name, "quick"):
+            raw["quick"] = True
         when = self.relevant(cells, row, name)
         parts = [condition for _, _, condition, _ in groups if condition] + ([when] if when else [])
         if len(parts) == 1:
@@ -648,7 +660,11 @@ class _Reader:
         return {language: labels.get(language, "-") for language in self.languages}
 
     def required(self, cells: dict[int, Any], row: int, name: str) -> bool:
-        value = self.cell("survey", cells, "required")
+        return self.yes_or_empty(cells, row, name, "required")
+
+    def yes_or_empty(self, cells: dict[int, Any], row: int, name: str, base: str) -> bool:
+        """A yes/no column (required, quick): yes, true, TRUE(), 1 or a TRUE cell; empty, no, false or 0."""
+        value = self.cell("survey", cells, base)
         if isinstance(value, bool):
             return value
         word = _text(value).lower()
@@ -656,10 +672,10 @@ class _Reader:
             return True
         if word not in FALSE_WORDS:
             self.problem(
-                f"required '{_text(value)}' is not supported: write yes, or leave it empty",
+                f"{base} '{_text(value)}' is not supported: write yes, or leave it empty",
                 "survey",
                 row,
-                "required",
+                base,
                 name,
             )
         return False
@@ -1138,6 +1154,7 @@ def write_xlsform(flow: Flow) -> bytes:
         "parameters",
         "urgent_if",
         *per_language("tipbot_label"),
+        "quick",
     ]
     survey = [survey_header]
     choices = [["list_name", "name", *per_language("label")]]
@@ -1156,6 +1173,7 @@ def write_xlsform(flow: Flow) -> bytes:
                 _export_parameters(question),
                 " ".join(question.urgent_if),
                 *texts(question.label),
+                "yes" if question.quick else "",
             ]
         )
         for option in question.options:
@@ -1398,12 +1416,13 @@ LOADER_COLUMNS = tuple(
     for pattern, column in (
         (r"^(id must be|this id|the button data)", "name"),
         (r"^(type |needs a non-empty list|\w+ questions cannot have options|a \w+ question)", "type"),
-        (r"^(when|the first question cannot have a when|can never be asked)", "relevant"),
+        (r"^(when|the first (quick text )?question|can never be asked)", "relevant"),
         (r"^urgent_if", "urgent_if"),
         (r"^(min|max)\b|questions cannot have (min|max)", "constraint"),
         (r"^(max_files|countr|a region question)", "parameters"),
         (r"questions cannot have (max_files|countries|max_length)", "parameters"),
         (r"^(required|info questions cannot be required)", "required"),
+        (r"^(quick|info questions cannot be quick)", "quick"),
     )
 )
 """Where the loader's other problems about a question come from."""
@@ -1420,6 +1439,7 @@ XLSFORM_WORDS = (
     (re.compile(r"^option id '([^']*)' is used twice"), r"choice name '\1' is used twice in the list"),
     (re.compile(r"^option '"), "choice '"),
     (re.compile(r"^needs a non-empty list of options"), "needs a list with choices"),
+    (re.compile(r"cannot have a when$"), "cannot have a relevant"),
 )
 
 
