@@ -61,6 +61,12 @@ CHOOSE_LANGUAGE = N_("Choose your language")
 CLEARED = N_("Chat cleared.")
 """The one neutral line left after a conversation was deleted from the chat (in discreet mode, always)."""
 FORGOTTEN = N_("Forgotten: your unfinished report and this conversation have been deleted.")
+SENT_KEPT = N_(
+    "Forgotten: this conversation has been deleted from the chat. The report you sent is kept, and you can still "
+    "check it with its receipt code."
+)
+SENT_KEPT_DISCREET = N_("Chat cleared. What you already sent is kept.")
+"""After sending, /forget deletes the conversation only; in discreet mode the line still names nothing."""
 LANGUAGE_PREFIX = "lang:"
 RECEIPT_DONE = "receipt:done"
 """The receipt's button; the clearing's random id follows after a colon."""
@@ -84,6 +90,8 @@ class Upload:
 
     size: int | None
     fetch: Callable[[], Awaitable[bytes]]
+    album: str | None = None
+    """Telegram's id of the album the file came in: an album is acknowledged with one message."""
 
 
 Event = Command | Press | Text | Upload | Unsupported
@@ -94,6 +102,8 @@ class Reply:
     messages: list[Screen] = field(default_factory=list)
     edit: Screen | None = None
     """New content for the message whose button was pressed."""
+    rewrite: tuple[int, Screen] | None = None
+    """New content for one of the bot's earlier messages (by id), instead of sending another one."""
     toast: str | None = None
     """A short notice for a button press (shown by Telegram as a pop-up)."""
     delete: list[int] = field(default_factory=list)
@@ -171,6 +181,8 @@ class Turn:
     """The language Telegram reports for this event, used only until the reporter chooses one."""
     end: bool = False
     """The conversation is over: its stored state is deleted and scrubbed from the database's files."""
+    after_sending: bool = False
+    """A report was sent in this conversation and its receipt was taken away by this event."""
 
     @property
     def lang(self) -> str:
@@ -185,6 +197,10 @@ class Conversation:
         self.services = services
         self._locks = KeyedLocks()
         self._follow_ups = follow_up.FollowUps()
+        self._receipts: dict[str, str] = {}
+        """chat key -> the clearing holding a receipt still on screen. In memory only: a row keyed by the chat
+        after sending would tell a copy of the disk which chat just sent a report (after a restart the
+        clearing's own timer deletes the receipt)."""
         self._modes: dict[Mode, Callable[[Turn], Awaitable[Reply]]] = {
             Mode.LANGUAGE: self._on_language,
             Mode.WELCOME: self._on_welcome,
@@ -194,7 +210,6 @@ class Conversation:
             Mode.FOLLOW_UP: self._on_follow_up,
             Mode.ANSWERING: self._on_answering,
         }
-        """RECEIPT has no handler: any event first takes the receipt away (`_leave_receipt`)."""
 
     async def handle(
         self,
@@ -217,9 +232,11 @@ class Conversation:
             if update_id is not None and update_id <= session.last_update:
                 return Reply()
             if isinstance(event, Press) and event.action.startswith(RECEIPT_DONE):
-                return await self._acknowledge_receipt(chat_key, session, event.action, reach)
+                return await self._acknowledge_receipt(chat_key, event.action, reach)
             turn = Turn(chat_key, session, event, _fallback_language(preferred))
-            leftover = await self._leave_receipt(session) if session.mode is Mode.RECEIPT else []
+            receipt = self._receipts.pop(chat_key, None)
+            turn.after_sending = receipt is not None
+            leftover = await self._take_receipt(receipt) if receipt else []
             session.reach = reach if reach is not None else session.reach
             session.active_at = self.services.now().isoformat()
             if message_id is not None and not _is_shared_contact(event):
@@ -243,7 +260,7 @@ class Conversation:
             stored = await self.services.repository.load_draft(chat_key)
             session = Session.from_json(stored, chat_key) if stored else Session()
             session.drop_draft()
-            session.lang, session.preview, session.receipt = lang, True, None
+            session.lang, session.preview = lang, True
             outcome = engine.start(flow)
             session.draft, session.mode = outcome.draft, Mode.QUESTIONNAIRE
             await self._persist(Turn(chat_key, session, Command("preview"), lang), existed=stored is not None)
@@ -304,37 +321,28 @@ class Conversation:
         ]
 
     async def finish_clearing(self, clearing_id: str) -> None:
-        """The chat has been cleared: forget how to reach it, and the session still showing its receipt."""
-        state = await self.services.clearings.get(clearing_id)
+        """The chat has been cleared: forget how to reach it."""
         await self.services.clearings.delete(clearing_id)
-        chat_key = state.get("chat") if state else None
-        if chat_key is not None:
-            async with self._locks.hold(chat_key):
-                stored = await self.services.repository.load_draft(chat_key)
-                if stored is not None and stored.get("receipt") == clearing_id:
-                    await self.services.repository.delete_draft(chat_key, stored.get("bundle"))
+        self._receipts = {key: value for key, value in self._receipts.items() if value != clearing_id}
         await self.services.scrub()
 
     # ---- the receipt --------------------------------------------------------------------------------------
 
-    async def _acknowledge_receipt(self, chat_key: str, session: Session, action: str, reach: int | None) -> Reply:
+    async def _acknowledge_receipt(self, chat_key: str, action: str, reach: int | None) -> Reply:
         """"I have written it down": the conversation with its receipt is deleted, one neutral line stays."""
         clearing_id = action.removeprefix(RECEIPT_DONE).lstrip(":")
         state = await self.services.clearings.get(clearing_id) if clearing_id else None
         if state is None or (reach is not None and state["reach"] != reach):
             return Reply()  # already cleared (by the timer, or another tap)
+        self._receipts.pop(chat_key, None)
         await self.services.clearings.delete(clearing_id)
-        if session.receipt == clearing_id:
-            await self.services.repository.delete_draft(chat_key, session.bundle)
         await self.services.scrub()
         return Reply(delete=state["message_ids"], messages=[Screen(gettext_for(state["lang"])(CLEARED))])
 
-    async def _leave_receipt(self, session: Session) -> list[int]:
+    async def _take_receipt(self, clearing_id: str) -> list[int]:
         """The messages of the receipt still on screen, to delete with this event's reply."""
-        clearing_id, session.receipt = session.receipt, None
-        session.mode = session.resting_mode()
-        state = await self.services.clearings.get(clearing_id) if clearing_id else None
-        if clearing_id is None or state is None:
+        state = await self.services.clearings.get(clearing_id)
+        if state is None:
             return []
         await self.services.clearings.delete(clearing_id)
         return state["message_ids"]
@@ -353,7 +361,7 @@ class Conversation:
         event = turn.event
         if _pressed(event, ERASE) or _commanded(event, "forget"):
             self._follow_ups.close(turn.chat_key)
-            return self._clear(turn, FORGOTTEN)
+            return self._forget(turn)
         if _commanded(event, "cancel"):
             self._follow_ups.close(turn.chat_key)
             return self._cancel(turn)
@@ -399,6 +407,16 @@ class Conversation:
         turn.end = True
         line = CLEARED if self.services.discreet else message
         return Reply(delete=list(turn.session.trace), messages=[Screen(gettext_for(turn.lang)(line))])
+
+    def _forget(self, turn: Turn) -> Reply:
+        if turn.after_sending:  # the report is stored: say so, or the reporter may think it was deleted too
+            _ = gettext_for(turn.lang)
+            line = _(SENT_KEPT_DISCREET) if self.services.discreet else _(SENT_KEPT)
+            turn.end = True
+            return Reply(delete=list(turn.session.trace), messages=[Screen(line)])
+        if turn.session.draft is None:
+            return self._clear(turn, N_("Forgotten: this conversation has been deleted."))
+        return self._clear(turn, FORGOTTEN)
 
     def _cancel(self, turn: Turn) -> Reply:
         if turn.session.draft is None:
@@ -528,15 +546,30 @@ class Conversation:
         if outcome.event == "updated":
             return Reply(edit=screen)
         if outcome.event == "file_added" and isinstance(event, engine.File):
-            notices = [Screen(_("Your voice was changed so that it is harder to recognise."))]
-            voice = event.kind == "voice" and self.services.voice_pitch_shift
-            return Reply(messages=[*notices, screen] if voice else [screen])
+            return self._file_added(turn, flow, event, screen)
         if isinstance(event, Press):
             answered = outcome.event == "answered"
             return Reply(
                 edit=_answered(flow, before, asked, outcome.draft, lang) if answered else Screen(before.text),
                 messages=[screen],
             )
+        return Reply(messages=[screen])
+
+    def _file_added(self, turn: Turn, flow: Flow, added: engine.File, screen: Screen) -> Reply:
+        """The current screen with the count of files; the further files of an album update that one message."""
+        session, lang = turn.session, turn.lang
+        _ = gettext_for(lang)
+        count = len(_files_of(flow, session.draft))
+        question = flow.question(session.draft.current or "")
+        if question is None or question.type is not QuestionType.ATTACHMENTS:  # files sent beside a typed answer
+            received = _("Files received: {count}. They will be sent with your report.").format(count=count)
+            screen = Screen(f"{received}\n\n{screen.text}", screen.buttons)
+        album = turn.event.album if isinstance(turn.event, Upload) else None
+        if album is not None and album == session.album and session.last_screen is not None:
+            return Reply(rewrite=(session.last_screen, screen))
+        session.album = album
+        if added.kind == "voice" and self.services.voice_pitch_shift:
+            return Reply(messages=[Screen(_("Your voice was changed so that it is harder to recognise.")), screen])
         return Reply(messages=[screen])
 
     async def _receive_file(self, turn: Turn, flow: Flow, upload: Upload) -> engine.File | Unsupported | Reply:
@@ -589,14 +622,12 @@ class Conversation:
         if clearing_id is not None:
             due = (services.now() + RECEIPT_LIFETIME).isoformat()
             state = {"reach": session.reach, "message_ids": session.trace, "lang": lang, "due": due}
-            clearing = (clearing_id, state | {"chat": turn.chat_key})
+            clearing = (clearing_id, state)
         await services.repository.submit_tip(turn.chat_key, tip, file_refs, session.bundle, clearing)
         session.drop_draft()
-        session.bundle, session.trace, session.reach, session.last_screen = None, [], None, None
-        if clearing_id is None:
-            turn.end = True
-        else:
-            session.receipt, session.mode = clearing_id, Mode.RECEIPT
+        turn.end = True  # nothing keyed by the chat stays after sending: the receipt is held in memory
+        if clearing_id is not None:
+            self._receipts[turn.chat_key] = clearing_id
         done = f"{RECEIPT_DONE}:{clearing_id}" if clearing_id else RECEIPT_DONE
         sent = Screen(review.text + "\n\n" + _("✅ Sent."))
         return Reply(
@@ -902,6 +933,16 @@ def _answered(flow: Flow, before: Screen, question_id: str | None, draft: Draft,
         return Screen(before.text)
     answer = format_answer(flow, question, draft.answers[question.id], lang)
     return Screen(f"{before.text}\n\n→ {answer}")
+
+
+def _files_of(flow: Flow, draft: Draft) -> list[dict[str, str]]:
+    """Every file attached to the draft so far, including those of the files question being answered."""
+    files = []
+    for question in flow.questions:
+        if question.type is QuestionType.ATTACHMENTS:
+            pending = draft.pending if draft.current == question.id and draft.screen == engine.QUESTION else None
+            files.extend(pending if pending is not None else draft.answers.get(question.id) or [])
+    return files
 
 
 def _detach_files(flow: Flow, answers: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:

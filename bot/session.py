@@ -20,6 +20,9 @@ MAX_TRACE = 1000
 
 
 class Mode(StrEnum):
+    """A receipt on screen is deliberately not a stored mode: after sending, nothing keyed by the chat is left
+    in the database (see `Conversation._receipts`), so a copy of the disk links no chat to a report."""
+
     LANGUAGE = "language"
     """No language chosen yet: every event gets the language picker."""
     WELCOME = "welcome"
@@ -28,8 +31,6 @@ class Mode(StrEnum):
     """Answering the questions of a flow (also an admin's preview of an uploaded one)."""
     IDENTIFIER = "identifier"
     """Before the review: a likely identifier was found in an answer; remove it or keep it."""
-    RECEIPT = "receipt"
-    """The report was sent and its receipt is on screen; the next event of any kind takes the receipt away."""
     CODE_CHECK = "code_check"
     """Waiting for a receipt code."""
     FOLLOW_UP = "follow_up"
@@ -53,8 +54,6 @@ class Session:
     """In IDENTIFIER mode: the likely identifier found, with the question it is in."""
     kept: list[str] = field(default_factory=list)
     """Identifiers the reporter chose to keep, so they are not asked about again."""
-    receipt: str | None = None
-    """In RECEIPT mode: the clearing that holds the conversation and its receipt until it is deleted."""
     trace: list[int] = field(default_factory=list)
     reach: int | None = None
     """How to reach the chat to clear it later (its id), kept only while there is something to clear."""
@@ -69,7 +68,7 @@ class Session:
     last_update: int = 0
 
     def resting_mode(self) -> Mode:
-        """The mode to return to when a check, a follow-up or a receipt is over."""
+        """The mode to return to when a check or a follow-up is over."""
         if self.lang is None:
             return Mode.LANGUAGE
         return Mode.QUESTIONNAIRE if self.draft is not None else Mode.WELCOME
@@ -85,7 +84,7 @@ class Session:
         return self.bundle
 
     def worth_keeping(self) -> bool:
-        return bool(self.lang or self.draft or self.trace or self.receipt)
+        return bool(self.lang or self.draft or self.trace)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,7 +94,6 @@ class Session:
             "preview": self.preview,
             "identifier": self.identifier,
             "kept": self.kept,
-            "receipt": self.receipt,
             "trace": self.trace[-MAX_TRACE:],
             "reach": self.reach,
             "active_at": self.active_at,
@@ -113,7 +111,6 @@ class Session:
             preview=bool(data.get("preview")),
             identifier=data.get("identifier"),
             kept=list(data.get("kept", [])),
-            receipt=data.get("receipt"),
             trace=list(data.get("trace", [])),
             reach=data.get("reach"),
             active_at=data.get("active_at"),

@@ -967,6 +967,16 @@ class FakeBotAPI:
         msg = self._user_message(self._chats[user.id], user, content)
         return self._queue_message(msg)
 
+    def send_album(self, user: FakeUser, photos: list[bytes]) -> list[dict[str, Any]]:
+        """Several photos sent at once: Telegram delivers one message each, sharing a media_group_id."""
+        self._register_user(user)
+        group = f"album-{next(self._media_group_counter)}"
+        updates = []
+        for data in photos:
+            content: dict[str, Any] = {"photo": self._photo_sizes(data), "media_group_id": group}
+            updates.append(self._queue_message(self._user_message(self._chats[user.id], user, content)))
+        return updates
+
     def send_document(
         self,
         user: FakeUser,

@@ -250,14 +250,11 @@ async def test_the_receipt_says_what_the_code_is_for_and_stays_until_written_dow
     assert "may write to you with questions or an answer" in receipt.text
     assert "any other Telegram account" in receipt.text and "2–3 days" in receipt.text
     assert receipt.buttons[0][0].action == f"{RECEIPT_DONE}:{reply.clearing}"
-    session = await chat.session()
-    assert session.mode is Mode.RECEIPT and session.receipt == reply.clearing
-    assert session.draft is None and session.reach is None and session.trace == []  # all moved to the clearing
+    assert await chat.session() is None  # nothing keyed by the chat after sending: all is in the clearing
 
     await runtime.conversation.remember(chat.key, [2000], reply.clearing)
     written = await chat.send(Press(f"{RECEIPT_DONE}:{reply.clearing}"))
     assert texts(written) == _(CLEARED) and 2000 in written.delete and 1001 in written.delete
-    assert await chat.session() is None  # nothing of the chat is left once the receipt is gone
     assert await chat.send(Press(f"{RECEIPT_DONE}:{reply.clearing}")) == Reply()  # a second tap: nothing
 
 
@@ -269,11 +266,11 @@ async def test_any_other_event_takes_the_receipt_away_and_is_then_handled(runtim
     await runtime.conversation.remember(chat.key, [2000], sent.clearing)
     reply = await chat.send(Press(BEGIN))
     assert 2000 in reply.delete and 1001 in reply.delete  # the receipt and the conversation before it
-    assert reply.messages and await chat.mode() is Mode.QUESTIONNAIRE  # and a new report begins
+    assert LANGUAGE_PREFIX + "en" in actions_of(reply)  # then it starts anew: nothing about the chat was kept
     assert await runtime.conversation.services.clearings.get(sent.clearing) is None
 
 
-async def test_the_receipt_timer_clears_the_chat_and_forgets_the_session(runtime):
+async def test_the_receipt_timer_clears_the_chat_and_the_next_event_finds_nothing_to_delete(runtime):
     chat = Chat(runtime)
     await chat.welcome()
     await chat.reach_review()
@@ -285,7 +282,25 @@ async def test_the_receipt_timer_clears_the_chat_and_forgets_the_session(runtime
     due = await conversation.due_clearings()
     assert [clearing for clearing, _c in due] == [sent.clearing] and due[0][1].reach == REACH
     await conversation.finish_clearing(sent.clearing)
-    assert await chat.session() is None
+    reply = await chat.send(Command("help"))
+    assert reply.delete == [] and "/start" in texts(reply)
+
+
+async def test_forget_after_sending_says_the_report_is_kept(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    await chat.send_report()
+    reply = await chat.send(Command("forget"))
+    assert texts(reply) == _("Chat cleared. What you already sent is kept.")
+    assert 1001 in reply.delete and await chat.session() is None
+    object.__setattr__(runtime.conversation.services, "discreet", False)
+    other = Chat(runtime, key="chat-2")
+    await other.welcome()
+    await other.send_report()
+    plain = await other.send(Command("forget"))
+    assert "The report you sent is kept" in texts(plain)
+    nothing = await other.send(Command("forget"))
+    assert texts(nothing) == _("Forgotten: this conversation has been deleted.")
 
 
 # ---- CODE_CHECK, FOLLOW_UP, ANSWERING ----------------------------------------------------------------------
