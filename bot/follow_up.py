@@ -15,6 +15,7 @@ from datetime import datetime
 from storage.repository import Repository
 from storage.staff_records import StaffRecords, StoredExchange
 
+from . import callbacks
 from .i18n import N_, gettext_for
 from .limits import GUESSES, Limits
 from .privacy.receipts import hash_code, normalise
@@ -25,7 +26,7 @@ HASHING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="receipt-hash")
 """scrypt runs here, one hash at a time: a flood of code guesses queues instead of taking every core.
 Guessing is limited per chat only (10^16 codes, a few tries an hour: hopeless); a limit for all chats
 together would let strangers lock every reporter out."""
-CHECK, ANSWER, DONE = "check", "followup:answer", "followup:done"
+CHECK, ANSWER, DONE = callbacks.CHECK, callbacks.FOLLOW_UP_ANSWER, callbacks.FOLLOW_UP_DONE
 REPORTER_STATUS = {
     "new": N_("received, not reviewed yet"),
     "reviewing": N_("being reviewed by staff"),

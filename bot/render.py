@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import callbacks
 from .collation import sort_key
 from .flows.dates import Period, is_unsure
 from .flows.engine import Ask, EditMenu, Problem, Review, Step, actions
@@ -17,7 +18,7 @@ from .i18n import gettext_for
 
 CHECKED, UNCHECKED = "✅", "▫️"
 MAX_MESSAGE = 4096
-ERASE = "erase"
+ERASE = callbacks.ERASE
 """The one-tap way out under every questionnaire screen; the conversation handles it before the engine."""
 
 
@@ -31,6 +32,8 @@ class Button:
 class Screen:
     text: str
     buttons: tuple[tuple[Button, ...], ...] = field(default=())
+    typed: bool = False
+    """Answered by typing (a text, number or date, a place abroad): there a typed number is an answer."""
 
 
 def question_title(flow: Flow, question: Question, lang: str) -> str:
@@ -199,7 +202,10 @@ def _render_ask(flow: Flow, step: Ask, lang: str) -> Screen:
     if step.can_finish:
         rows.append((Button(_("✅ Finish and review"), actions.nav(qid, "finish")),))
     rows.append(erase_row(lang))
-    return Screen("\n\n".join(lines), tuple(row for row in rows if row))
+    typed = kind in (QuestionType.TEXT, QuestionType.NUMBER, QuestionType.DATE) or (
+        step.pending == {"country": OTHER_COUNTRY}
+    )
+    return Screen("\n\n".join(lines), tuple(row for row in rows if row), typed)
 
 
 def erase_row(lang: str) -> tuple[Button, ...]:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from .. import callbacks
 from .dates import UNSURE, DateError, date_answer, parse_period
 from .model import NO, YES, Flow, Question, QuestionType
 from .numbers import NumberError, parse_amount, plain
@@ -74,36 +75,36 @@ Input = Press | Text | File | Unsupported
 
 
 class actions:
-    """Builders of button actions (each well under Telegram's 64-byte callback limit)."""
+    """Builders of button actions, in the format of bot/callbacks.py (which also reads them back)."""
 
     @staticmethod
     def option(question: str, option: str) -> str:
-        return f"opt:{question}:{option}"
+        return callbacks.option(question, option)
 
     @staticmethod
     def country(question: str, country: str) -> str:
-        return f"country:{question}:{country}"
+        return callbacks.country(question, country)
 
     @staticmethod
     def region(question: str, region: str) -> str:
-        return f"region:{question}:{region}"
+        return callbacks.region(question, region)
 
     @staticmethod
     def nav(question: str, move: str) -> str:
         """move: back, skip, done, next (info), countries (back to the country list), finish (scope more:
         straight to the review), full (the first quick screen: the whole questionnaire instead)."""
-        return f"nav:{question}:{move}"
+        return callbacks.nav(question, move)
 
-    CONFIRM = "review:confirm"
-    EDIT = "review:edit"
-    CANCEL = "review:cancel"
-    REVIEW = "review:show"
-    MORE = "review:more"
+    CONFIRM = callbacks.review("confirm")
+    EDIT = callbacks.review("edit")
+    CANCEL = callbacks.review("cancel")
+    REVIEW = callbacks.review("show")
+    MORE = callbacks.review("more")
     """On the review of a quick report: answer the questions it left open."""
 
     @staticmethod
     def edit(question: str) -> str:
-        return f"edit:{question}"
+        return callbacks.edit(question)
 
 
 # ---- state and results ----------------------------------------------------------------------------------
@@ -286,10 +287,11 @@ def _on_edit_menu(flow: Flow, draft: Draft, received: Input) -> Outcome:
     if received.action == actions.REVIEW:
         draft.screen = REVIEW
         return Outcome(draft, view(flow, draft), event="updated")
-    kind, _, question_id = received.action.partition(":")
+    pressed = callbacks.decode(received.action)
+    question_id = pressed.args[0] if pressed is not None and pressed.kind == callbacks.EDIT else ""
     question = flow.question(question_id)
     editable = {item.id for item in view(flow, draft).questions}  # type: ignore[union-attr]
-    if kind != "edit" or question is None or question_id not in editable:
+    if question is None or question_id not in editable:
         return _problem(flow, draft, "stale")
     _ask(draft, question)
     return Outcome(draft, view(flow, draft), event="moved")
@@ -297,11 +299,12 @@ def _on_edit_menu(flow: Flow, draft: Draft, received: Input) -> Outcome:
 
 def _on_question(flow: Flow, draft: Draft, question: Question, received: Input, today: date) -> Outcome:
     if isinstance(received, Press):
-        kind, _, rest = received.action.partition(":")
-        question_id, _, value = rest.partition(":")
-        if question_id != question.id:
+        pressed = callbacks.decode(received.action)
+        answering = (callbacks.OPTION, callbacks.COUNTRY, callbacks.REGION, callbacks.NAV)
+        if pressed is None or pressed.kind not in answering or pressed.args[0] != question.id:
             return _problem(flow, draft, "stale")
-        if kind == "nav":
+        kind, value = pressed.kind, pressed.args[1]
+        if kind == callbacks.NAV:
             return _navigate(flow, draft, question, value)
         return _press(flow, draft, question, kind, value)
     if isinstance(received, Text):

@@ -1,6 +1,7 @@
-"""Admin handlers: questionnaire files sent to the bot, /flows, /staff. Each call checks that the sender is an
-admin (TIPBOT_ADMIN_IDS or added by an admin) in a private chat; anyone else is handled as a reporter,
-so a stranger sending a flow file gets the neutral answer and nothing changes."""
+"""Admin handlers: questionnaire files sent to the bot, /flows, /staff. Every handler is `@admin_only` (an
+admin, from TIPBOT_ADMIN_IDS or added by an admin, in a private chat; see authorisation.py): anyone else is
+answered as a reporter would be, so a stranger sending a flow file gets the neutral answer and nothing
+changes."""
 
 from __future__ import annotations
 
@@ -14,15 +15,17 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from storage.repository import AuditRecord
 
-from ..conversation import help_screen
+from .. import callbacks
 from ..flow_admin import FlowUpload, describe, read_flow_file
 from ..flows.loader import FlowError
-from ..i18n import LANGUAGE_NAMES, gettext_for, match_language
+from ..i18n import LANGUAGE_NAMES, gettext_for
 from ..runtime import Runtime
 from . import reporter
+from .authorisation import GROUP, admin_only
 from .runtime_access import runtime_of
 
-ACTION = "flowadm:"
+ACTION = f"{callbacks.FLOW_ADMIN}:"
+"""The start of every flow button's data (tests forge presses with it)."""
 PENDING_KEY = "tipbot.pending_flows"
 FLOW_FILES = (
     filters.Document.FileExtension("yaml")
@@ -33,19 +36,14 @@ FLOW_FILES = (
 
 def register(application: Application) -> None:
     private = filters.ChatType.PRIVATE
-    application.add_handler(MessageHandler(private & FLOW_FILES, on_flow_file))
-    application.add_handler(CommandHandler("flows", on_flows, filters=private))
-    application.add_handler(CommandHandler("staff", on_staff, filters=private))
-    application.add_handler(CallbackQueryHandler(on_flow_action, pattern=f"^{ACTION}"))
+    application.add_handler(MessageHandler(private & FLOW_FILES, on_flow_file), GROUP)
+    application.add_handler(CommandHandler("flows", on_flows, filters=private), GROUP)
+    application.add_handler(CommandHandler("staff", on_staff, filters=private), GROUP)
+    application.add_handler(CallbackQueryHandler(on_flow_action, pattern=callbacks.ADMIN), GROUP)
 
 
 async def admin_language(runtime: Runtime) -> str:
     return runtime.settings.staff_language
-
-
-async def _is_admin(runtime: Runtime, update: Update) -> bool:
-    user, chat = update.effective_user, update.effective_chat
-    return user is not None and chat is not None and chat.type == chat.PRIVATE and await runtime.is_admin(user.id)
 
 
 def _pending(context: ContextTypes.DEFAULT_TYPE) -> dict[str, tuple[int, FlowUpload]]:
@@ -53,11 +51,9 @@ def _pending(context: ContextTypes.DEFAULT_TYPE) -> dict[str, tuple[int, FlowUpl
     return context.application.bot_data.setdefault(PENDING_KEY, {})
 
 
+@admin_only
 async def on_flow_file(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     runtime = runtime_of(context)
-    if not await _is_admin(runtime, update):
-        await reporter.on_update(update, context)
-        return
     message, user = update.effective_message, update.effective_user
     document = message.document
     lang = await admin_language(runtime)
@@ -81,34 +77,36 @@ async def on_flow_file(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         [
             InlineKeyboardButton(
                 _("Preview ({language})").format(language=LANGUAGE_NAMES.get(code, code)),
-                callback_data=f"{ACTION}preview:{token}:{code}",
+                callback_data=callbacks.flow_preview(token, code),
             )
         ]
         for code in upload.flow.languages
     ]
     buttons.append(
         [
-            InlineKeyboardButton(_("Publish"), callback_data=f"{ACTION}publish:{token}"),
-            InlineKeyboardButton(_("Discard"), callback_data=f"{ACTION}discard:{token}"),
+            InlineKeyboardButton(_("Publish"), callback_data=callbacks.flow_publish(token)),
+            InlineKeyboardButton(_("Discard"), callback_data=callbacks.flow_discard(token)),
         ]
     )
     await message.reply_text(describe(upload.flow, current, lang), reply_markup=InlineKeyboardMarkup(buttons))
 
 
+@admin_only
 async def on_flow_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     runtime = runtime_of(context)
     query = update.callback_query
     assert query is not None
-    if not await _is_admin(runtime, update):
+    pressed = callbacks.decode(query.data)
+    if pressed is None or pressed.kind != callbacks.FLOW_ADMIN:
         await query.answer()
         return
     user = update.effective_user
     lang = await admin_language(runtime)
     _ = gettext_for(lang)
-    kind, _sep, rest = (query.data or "").removeprefix(ACTION).partition(":")
+    kind, target, *more = pressed.args
     admin = runtime.flow_admin
     if kind in ("preview", "publish", "discard"):
-        token, _sep, code = rest.partition(":")
+        token, code = target, (more[0] if more else "")
         pending = _pending(context).get(token)
         if pending is None:
             await query.answer(_("This upload is no longer waiting; send the file again."), show_alert=True)
@@ -136,7 +134,7 @@ async def on_flow_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             )
         await query.answer()
         return
-    flow_id, _sep, version = rest.partition(":")
+    flow_id, version = target, (more[0] if more else "")
     audit = AuditRecord(user.id, f"flow-{kind}:{flow_id}{':v' + version if version else ''}", None, runtime.now())
     if kind == "default":
         await admin.set_default(flow_id, audit)
@@ -144,7 +142,7 @@ async def on_flow_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         if not await admin.deactivate(flow_id, audit):
             await query.answer(_("At least one questionnaire must stay active."), show_alert=True)
             return
-    elif kind == "on" and version.isdigit():
+    elif kind == "on":
         await admin.activate(flow_id, int(version), audit)
     text, buttons = flows_overview(runtime, lang)
     with contextlib.suppress(BadRequest):  # "message is not modified": the press changed nothing
@@ -166,19 +164,19 @@ def flows_overview(runtime: Runtime, lang: str) -> tuple[str, InlineKeyboardMark
         lines.append(f"{marks}{latest.text(latest.title, lang)} ({flow_id}): {listed}")
         buttons = [
             InlineKeyboardButton(
-                _("★ Make default {id}").format(id=flow_id), callback_data=f"{ACTION}default:{flow_id}"
+                _("★ Make default {id}").format(id=flow_id), callback_data=callbacks.flow_default(flow_id)
             )
         ]
         if any(catalog.is_active(f) for f in versions):
             buttons.append(
-                InlineKeyboardButton(_("Retire {id}").format(id=flow_id), callback_data=f"{ACTION}off:{flow_id}")
+                InlineKeyboardButton(_("Retire {id}").format(id=flow_id), callback_data=callbacks.flow_retire(flow_id))
             )
         rows.append(buttons)
         rows.extend(
             [
                 InlineKeyboardButton(
                     _("Activate {id} v{version}").format(id=flow_id, version=f.version),
-                    callback_data=f"{ACTION}on:{flow_id}:{f.version}",
+                    callback_data=callbacks.flow_activate(flow_id, f.version),
                 )
             ]
             for f in versions
@@ -187,23 +185,19 @@ def flows_overview(runtime: Runtime, lang: str) -> tuple[str, InlineKeyboardMark
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
+@admin_only
 async def on_flows(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     runtime = runtime_of(context)
-    if not await _is_admin(runtime, update):
-        await _neutral(update, context)
-        return
     lang = await admin_language(runtime)
     await runtime.repository.audit(update.effective_user.id, "flows", None, runtime.now())
     text, buttons = flows_overview(runtime, lang)
     await update.effective_message.reply_text(text, reply_markup=buttons)
 
 
+@admin_only
 async def on_staff(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/staff lists staff chats and admins; /staff add|remove chat|admin ID changes them."""
     runtime = runtime_of(context)
-    if not await _is_admin(runtime, update):
-        await _neutral(update, context)
-        return
     lang = await admin_language(runtime)
     _ = gettext_for(lang)
     args, user = context.args or [], update.effective_user
@@ -235,14 +229,6 @@ async def on_staff(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         ]
     )
     await update.effective_message.reply_text(text)
-
-
-async def _neutral(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    user = update.effective_user
-    lang = match_language(user.language_code if user else None) or "ru"
-    await context.bot.send_message(
-        update.effective_chat.id, help_screen(lang, runtime_of(context).settings.discreet).text
-    )
 
 
 def _is_id(text: str) -> bool:

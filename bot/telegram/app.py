@@ -6,7 +6,7 @@ import logging
 from datetime import time, timedelta
 
 from telegram import Update
-from telegram.ext import AIORateLimiter, Application, ContextTypes
+from telegram.ext import AIORateLimiter, Application, ApplicationHandlerStop, ContextTypes
 
 from ..config import Settings
 from ..digest.jobs import digest_missed, run_digest, run_retention, send_notices
@@ -45,7 +45,7 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
     if runtime is not None:
         attach(application, runtime)
         schedule_jobs(application, settings)
-    staff.register(application)
+    staff.register(application)  # staff and admin handlers come first (their own group): see authorisation.py
     admin.register(application)
     reporter.register(application)
     application.add_error_handler(on_error)
@@ -112,7 +112,8 @@ async def _expire_counters_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure without the update: it holds the reporter's identifiers and words."""
+    """Log the failure without the update: it holds the reporter's identifiers and words. The update goes no
+    further: a staff or admin command that failed is not then handled again as a reporter's."""
     error = context.error
     log.error("handling an update failed: %s", type(error).__name__, exc_info=error)
     if isinstance(update, Update) and update.effective_chat and update.effective_chat.type == "private":
@@ -121,3 +122,4 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         await context.bot.send_message(
             update.effective_chat.id, _("Sorry, something went wrong. Please try again in a moment.")
         )
+    raise ApplicationHandlerStop

@@ -14,6 +14,7 @@ from telegram import Message, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
+from .. import callbacks
 from ..conversation import CLEARED, REPORTER_COMMANDS, ChatClearing, Command, Event, Reply, Upload
 from ..digest.jobs import send_notices
 from ..flows.engine import Press, Text, Unsupported
@@ -30,8 +31,11 @@ FILE_KINDS = ("document", "voice", "audio", "video", "video_note", "animation")
 
 
 def register(application: Application) -> None:
+    """In the default group, after the staff and admin handlers (authorisation.GROUP), which let through
+    what a stranger sends in a private chat. The patterns do not overlap, so the order here does not matter."""
     private = filters.ChatType.PRIVATE
-    application.add_handler(CallbackQueryHandler(on_update))
+    application.add_handler(CallbackQueryHandler(on_update, pattern=callbacks.REPORTER))
+    application.add_handler(CallbackQueryHandler(on_unknown_press, pattern=callbacks.unknown))
     application.add_handler(MessageHandler(private & ~filters.StatusUpdate.ALL, on_update))
 
 
@@ -52,6 +56,12 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await runtime.conversation.remember(chat_key, sent, reply.clearing)
     if reply.notify_staff and context.application.running:  # otherwise the next digest run posts it
         context.application.create_task(send_notices(runtime, context.bot), name="staff-notices")
+
+
+async def on_unknown_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Data no button of this bot carries (forged or garbled): answered, so no spinner stays; nothing changes."""
+    assert update.callback_query is not None
+    await update.callback_query.answer()
 
 
 def schedule_clearing(application: Application) -> None:

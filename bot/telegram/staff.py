@@ -1,67 +1,52 @@
-"""Staff commands in staff chats (and from admins in a private chat). Authorisation is checked on every
-call; anyone else gets the same neutral help a reporter gets, and nothing changes."""
+"""Staff commands in staff chats (and from admins in a private chat). Every handler is `@staff_only`
+(see authorisation.py): anyone else is answered as a reporter would be, and nothing changes."""
 
 from __future__ import annotations
 
 import logging
+import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from storage.repository import AuditRecord
 
-from ..conversation import help_screen
+from .. import callbacks
 from ..digest.jobs import run_digest
 from ..digest.send import albums, send_album
-from ..i18n import LANGUAGE_NAMES, LANGUAGES, N_, gettext_for, match_language
+from ..i18n import LANGUAGE_NAMES, LANGUAGES, N_, gettext_for
 from ..render import split_message
 from ..runtime import Runtime
 from ..staffdesk import DeskAnswer, StaffDesk
-from . import reporter
+from .authorisation import GROUP, staff_only
 from .runtime_access import runtime_of
 
 log = logging.getLogger(__name__)
 STAFF_COMMANDS = ("digest", "tip", "tips", "status", "keep", "note", "reply", "export", "stats")
-LANGUAGE_ACTION = "staff-lang:"
+LANGUAGE_ACTION = f"{callbacks.STAFF_LANGUAGE}:"
+"""The data of a language button, before the language's code (tests forge presses with it)."""
 LANGUAGE_PROMPT = N_("Language of this staff chat")
+OWN_REPORT_CHECK = filters.ChatType.PRIVATE & filters.Regex(re.compile(r"^/status(@\w+)?\s*$", re.IGNORECASE))
+"""/status alone in a private chat is a reporter checking a report by its code, an admin's own included."""
 
 
 def register(application: Application) -> None:
-    application.add_handler(CommandHandler(list(STAFF_COMMANDS), on_staff_command))
-    application.add_handler(CommandHandler("language", on_staff_language, filters=~filters.ChatType.PRIVATE))
-    application.add_handler(CallbackQueryHandler(on_staff_language_choice, pattern=f"^{LANGUAGE_ACTION}"))
-
-
-async def is_staff(runtime: Runtime, update: Update) -> bool:
-    """Asked on every call: a staff chat, or an admin in a private chat."""
-    chat, user = update.effective_chat, update.effective_user
-    if chat is None:
-        return False
-    if chat.id in await runtime.staff_chat_ids():
-        return True
-    return user is not None and chat.type == chat.PRIVATE and await runtime.is_admin(user.id)
+    application.add_handler(CommandHandler(STAFF_COMMANDS, on_staff_command, filters=~OWN_REPORT_CHECK), GROUP)
+    application.add_handler(CommandHandler("language", on_staff_language, filters=~filters.ChatType.PRIVATE), GROUP)
+    application.add_handler(CallbackQueryHandler(on_staff_language_choice, pattern=callbacks.STAFF), GROUP)
 
 
 async def staff_language(runtime: Runtime, chat_id: int) -> str:
     return await runtime.records.staff_language(chat_id) or runtime.settings.staff_language
 
 
+@staff_only
 async def on_staff_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     runtime = runtime_of(context)
-    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
-    assert message is not None and chat is not None and user is not None
+    message, chat = update.effective_message, update.effective_chat
+    assert message is not None and chat is not None
     command = (message.text or "").split(maxsplit=1)[0][1:].split("@")[0].lower()
     args = context.args or []
-    if not await is_staff(runtime, update):
-        if chat.type == chat.PRIVATE and command == "status":
-            await reporter.on_update(update, context)  # a reporter checking their own report
-            return
-        lang = match_language(user.language_code) or "ru"
-        await context.bot.send_message(chat.id, help_screen(lang, runtime.settings.discreet).text)
-        return
-    if command == "status" and not args and chat.type == chat.PRIVATE:
-        await reporter.on_update(update, context)  # an admin checking a report of their own
-        return
     lang = await staff_language(runtime, chat.id)
     answer = await _dispatch(runtime, context, update, command, args, lang)
     if answer is not None:
@@ -122,25 +107,25 @@ async def _send(context: ContextTypes.DEFAULT_TYPE, chat_id: int, answer: DeskAn
         await context.bot.send_document(chat_id, InputFile(data, filename=name))
 
 
+@staff_only
 async def on_staff_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    runtime = runtime_of(context)
-    chat, user = update.effective_chat, update.effective_user
+    chat = update.effective_chat
     assert chat is not None
-    if not await is_staff(runtime, update):
-        lang = match_language(user.language_code if user else None) or "ru"
-        await context.bot.send_message(chat.id, help_screen(lang, runtime.settings.discreet).text)
-        return
-    buttons = [[InlineKeyboardButton(LANGUAGE_NAMES[lang], callback_data=LANGUAGE_ACTION + lang)] for lang in LANGUAGES]
+    buttons = [
+        [InlineKeyboardButton(LANGUAGE_NAMES[lang], callback_data=callbacks.staff_language(lang))] for lang in LANGUAGES
+    ]
     text = "\n".join(gettext_for(lang)(LANGUAGE_PROMPT) for lang in LANGUAGES)
     await context.bot.send_message(chat.id, text, reply_markup=InlineKeyboardMarkup(buttons))
 
 
+@staff_only
 async def on_staff_language_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     runtime = runtime_of(context)
     query, chat = update.callback_query, update.effective_chat
     assert query is not None and chat is not None
-    lang = (query.data or "").removeprefix(LANGUAGE_ACTION)
-    if not await is_staff(runtime, update) or lang not in LANGUAGES:
+    pressed = callbacks.decode(query.data)
+    lang = pressed.args[0] if pressed is not None and pressed.kind == callbacks.STAFF_LANGUAGE else ""
+    if lang not in LANGUAGES:  # a language no longer offered
         await query.answer()
         return
     audit = AuditRecord(update.effective_user.id, f"language:{lang}", None, runtime.now())
