@@ -35,6 +35,9 @@ from .render import ERASE, Button, Screen, erase_row, format_answer, question_ti
 from .session import Mode, Session
 
 BEGIN = "begin"
+MIN_STORY = 20
+"""Text at least this long typed on the start screen is taken as the story of a quick report; shorter is a
+greeting, answered with the start buttons."""
 MAX_MEGAPIXELS = MAX_PIXELS // 1_000_000
 MAX_VOICE_MINUTES = int(MAX_VOICE_DURATION // 60)
 REPORTER_COMMANDS = (
@@ -447,22 +450,34 @@ class Conversation:
         return Reply(messages=[language_picker(None, has_draft=False)])
 
     async def _on_welcome(self, turn: Turn) -> Reply:
+        """The start buttons; a story typed or a file sent straight away begins a quick report with it."""
         event = turn.event
         if _pressed(event, BEGIN):
             return self._begin(turn)
         if isinstance(event, Press) and event.action.startswith(FLOW_PREFIX):
             return self._begin(turn, event.action.removeprefix(FLOW_PREFIX))
-        return Reply(messages=[start_screen(turn.lang)])
+        story = isinstance(event, Text) and len(event.text.strip()) >= MIN_STORY
+        if not (story or isinstance(event, Upload)) or len(self.services.flows.active_flows()) > 1:
+            return Reply(messages=[start_screen(turn.lang)])
+        self._begin(turn)
+        flow, draft = self._flow_of(turn.session), turn.session.draft
+        assert flow is not None and draft is not None
+        description = flow.description_question
+        answers_it = isinstance(event, Text) and description is not None and draft.current == description.id
+        reply = await self._answer(turn, flow)  # on a first question of buttons the engine files it the same way
+        if answers_it:
+            reply.messages.insert(0, Screen(_described(flow, description.id, turn.lang)))
+        return reply
 
     def _begin(self, turn: Turn, flow_id: str | None = None) -> Reply:
-        """Start a report: on the chosen flow when several are active."""
+        """Start a report, quick where the flow has a quick path: on the chosen flow when several are active."""
         session = turn.session
         active = self.services.flows.active_flows()
         chosen = next((flow for flow in active if flow.id == flow_id), None)
         if chosen is None and len(active) > 1:
             return Reply(messages=[flow_picker(active, turn.lang)])
         flow = chosen or self.services.flows.active
-        outcome = engine.start(flow)
+        outcome = engine.start(flow, quick=True)
         session.draft, session.mode = outcome.draft, Mode.QUESTIONNAIRE
         return Reply(messages=[render_step(flow, outcome.step, turn.lang)])
 
@@ -545,6 +560,8 @@ class Conversation:
             return Reply(toast=message) if isinstance(event, Press) else Reply(messages=[Screen(message), screen])
         if outcome.event == "updated":
             return Reply(edit=screen)
+        if outcome.event == "described":
+            return Reply(messages=[Screen(_described(flow, outcome.filed_under, lang)), screen])
         if outcome.event == "file_added" and isinstance(event, engine.File):
             return self._file_added(turn, flow, event, screen)
         if isinstance(event, Press):
@@ -559,7 +576,7 @@ class Conversation:
         """The current screen with the count of files; the further files of an album update that one message."""
         session, lang = turn.session, turn.lang
         _ = gettext_for(lang)
-        count = len(_files_of(flow, session.draft))
+        count = engine.attached_files(flow, session.draft)
         question = flow.question(session.draft.current or "")
         if question is None or question.type is not QuestionType.ATTACHMENTS:  # files sent beside a typed answer
             received = _("Files received: {count}. They will be sent with your report.").format(count=count)
@@ -935,14 +952,14 @@ def _answered(flow: Flow, before: Screen, question_id: str | None, draft: Draft,
     return Screen(f"{before.text}\n\n→ {answer}")
 
 
-def _files_of(flow: Flow, draft: Draft) -> list[dict[str, str]]:
-    """Every file attached to the draft so far, including those of the files question being answered."""
-    files = []
-    for question in flow.questions:
-        if question.type is QuestionType.ATTACHMENTS:
-            pending = draft.pending if draft.current == question.id and draft.screen == engine.QUESTION else None
-            files.extend(pending if pending is not None else draft.answers.get(question.id) or [])
-    return files
+def _described(flow: Flow, question_id: str | None, lang: str) -> str:
+    """Where text typed on a screen of buttons went, so the reporter is not left wondering."""
+    _ = gettext_for(lang)
+    question = flow.question(question_id or "")
+    title = question_title(flow, question, lang) if question else ""
+    return _("I have put your text under “{question}”; you can change it before sending. Now the question:").format(
+        question=title
+    )
 
 
 def _detach_files(flow: Flow, answers: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:

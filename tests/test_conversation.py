@@ -32,6 +32,8 @@ from bot.render import ERASE
 from bot.runtime import Runtime
 from bot.session import Mode, Session
 
+from .harness import photo_with_gps
+
 _ = gettext_for("en")
 REACH = 424242
 CODE = re.compile(r"\d{4} \d{4} \d{4} \d{4}")
@@ -391,15 +393,47 @@ async def test_a_shared_contact_is_deleted_and_the_question_repeated_in_any_mode
     assert contact not in (await chat.session()).trace
 
 
-async def test_a_file_where_none_is_expected_is_refused_without_downloading_it(runtime):
+async def test_a_story_or_a_file_sent_on_the_start_screen_begins_a_quick_report_with_it(runtime):
     chat = Chat(runtime)
     await chat.welcome()
+    greeting = await chat.send(Text("hello"))
+    assert _("Press the button to begin a new report.") in texts(greeting) and await chat.mode() is Mode.WELCOME
+    story = await chat.send(Text("They sent all the teachers of school 5 to pick cotton."))
+    assert "“Description”" in texts(story)
+    session = await chat.session()
+    assert session.draft.answers["description"] == "They sent all the teachers of school 5 to pick cotton."
+    assert session.draft.current == "region"
 
-    async def never() -> bytes:
-        raise AssertionError("a file that no screen takes must not be downloaded")
+    other = Chat(runtime, key="photographer")
+    await other.welcome()
 
-    reply = await chat.send(Upload(1000, never))  # on the welcome screen
-    assert reply.messages and await chat.mode() is Mode.WELCOME
+    async def photo() -> bytes:
+        return photo_with_gps()
+
+    reply = await other.send(Upload(None, photo))
+    assert "Files received: 1. They will be sent with your report." in texts(reply)
+    draft = (await other.session()).draft
+    assert draft.current == "description" and len(draft.answers["evidence"]) == 1
+
+
+async def test_an_album_is_acknowledged_once_with_its_count(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    await chat.send(Press(BEGIN))
+
+    async def photo() -> bytes:
+        return photo_with_gps()
+
+    first = await chat.send(Upload(None, photo, album="a1"))
+    assert "Files received: 1." in texts(first)
+    await runtime.conversation.remember(chat.key, [3000])
+    second = await chat.send(Upload(None, photo, album="a1"))
+    third = await chat.send(Upload(None, photo, album="a1"))
+    assert second.messages == [] and third.messages == []
+    assert third.rewrite is not None and third.rewrite[0] == 3000
+    assert "Files received: 3." in third.rewrite[1].text
+    alone = await chat.send(Upload(None, photo))
+    assert "Files received: 4." in texts(alone) and alone.rewrite is None
 
 
 async def test_a_conversation_left_idle_is_handed_to_a_clearing_and_its_draft_kept(runtime):
