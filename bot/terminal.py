@@ -51,6 +51,8 @@ class TerminalSession:
         if reply.toast:
             self._print(f"! {reply.toast}")
         screens = list(reply.messages)
+        if reply.rewrite is not None:
+            screens.insert(0, reply.rewrite[1])
         if reply.edit is not None and reply.edit.buttons:
             screens.insert(0, reply.edit)
         for screen in screens:

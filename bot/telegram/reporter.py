@@ -19,6 +19,7 @@ from ..conversation import CLEARED, REPORTER_COMMANDS, ChatClearing, Command, Ev
 from ..digest.jobs import send_notices
 from ..flows.engine import Press, Text, Unsupported
 from ..i18n import gettext_for, match_language
+from ..render import Screen
 from .keyboards import markup
 from .runtime_access import runtime_of
 
@@ -102,13 +103,14 @@ def to_event(update: Update) -> Event:
             language = message.from_user.language_code if message.from_user else None
             return Command(name if name in COMMAND_NAMES else "help", preferred=match_language(language))
         return Text(message.text)
+    album = message.media_group_id
     if message.photo:
         largest = message.photo[-1]
-        return Upload(largest.file_size, _fetcher(message, largest.file_id))
+        return Upload(largest.file_size, _fetcher(message, largest.file_id), album)
     for kind in FILE_KINDS:
         attachment = getattr(message, kind)
         if attachment is not None:
-            return Upload(attachment.file_size, _fetcher(message, attachment.file_id))
+            return Upload(attachment.file_size, _fetcher(message, attachment.file_id), album)
     if message.contact or message.location or message.venue:
         return Unsupported("contact")
     return Unsupported("sticker" if message.sticker else "other")
@@ -137,6 +139,8 @@ async def deliver(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: Rep
                 if "not modified" not in str(error).lower():
                     raise
         await _delete(context, chat.id, reply.delete)
+        if reply.rewrite is not None and not await _rewrite(context, chat.id, *reply.rewrite):
+            reply.messages.append(reply.rewrite[1])
         for screen in reply.messages:
             message = await context.bot.send_message(chat.id, screen.text, reply_markup=markup(screen))
             sent.append(message.message_id)
@@ -144,6 +148,15 @@ async def deliver(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: Rep
         if query is not None:
             await query.answer(reply.toast)
     return sent
+
+
+async def _rewrite(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int, screen: Screen) -> bool:
+    """Update one of the bot's earlier messages; False if it is gone (then it is sent as a new one)."""
+    try:
+        await context.bot.edit_message_text(screen.text, chat_id, message_id, reply_markup=markup(screen))
+    except BadRequest as error:
+        return "not modified" in str(error).lower()
+    return True
 
 
 async def _delete(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_ids: list[int]) -> None:
