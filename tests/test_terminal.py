@@ -33,6 +33,7 @@ def test_try_in_uzbek_completes_a_report(tmp_path):
     photo.write_bytes(photo_with_gps())
     answers = [
         "1",  # Hisobot yuborishni boshlash (start)
+        "#1",  # answer step by step instead (on the description screen a bare "1" would be the description)
         "1",
         "5",
         "16",  # what: harvest + wages, Tayyor
@@ -181,8 +182,9 @@ def next_line(session: TerminalSession, typed: dict[str, list[str]]) -> str:
     if typed.get(question):
         return typed[question].pop(0)
     moves = {p.args[1]: action for p, action in zip(pressed, actions, strict=True) if p and p.kind == callbacks.NAV}
-    chosen = any(button.label.startswith(CHECKED) for button in session.buttons)
-    if "done" in moves and (chosen or not any(p and p.kind == callbacks.OPTION for p in pressed)):
+    options = [button for p, button in zip(pressed, session.buttons, strict=True) if p and p.kind == callbacks.OPTION]
+    chosen = any(button.label.startswith(CHECKED) for button in options)
+    if "done" in moves and (chosen or not options):
         return press(moves["done"])
     for kind in (callbacks.OPTION, callbacks.COUNTRY, callbacks.REGION):
         first = next((action for p, action in zip(pressed, actions, strict=True) if p and p.kind == kind), None)
