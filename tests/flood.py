@@ -116,7 +116,8 @@ def _asks(question: str) -> Callable:
 WALK: list[Step] = [
     ("/start", _say("/start", lambda m: "lang:en" in str(m.reply_markup))),
     ("language", _press("lang:en", lambda m: "begin" in str(m.reply_markup))),
-    ("begin", _press("begin", _asks("what"))),
+    ("begin", _press("begin", _asks("description"))),
+    ("step by step", _press("nav:description:full", _asks("what"))),
     ("tick an option", _press(actions.option("what", "wages"))),
     ("done", _press(actions.nav("what", "done"), _asks("sector"))),
     ("sector", _press(actions.option("sector", "teachers"), _asks("work"))),

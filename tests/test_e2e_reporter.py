@@ -48,7 +48,9 @@ async def open_questionnaire(reporter: Reporter, lang: str) -> None:
     )
     await reporter.press_and_wait(f"lang:{lang}", lambda m: m.buttons() and "begin" in str(m.reply_markup))
     assert picker.buttons() == [], "the language buttons are removed once chosen"
-    await reporter.press_and_wait("begin", lambda m: asks(m, "what"))
+    quick = await reporter.press_and_wait("begin", lambda m: asks(m, "description"))  # the quick report first
+    assert actions.nav("description", "full") in str(quick.reply_markup)
+    await reporter.press_and_wait(actions.nav("description", "full"), lambda m: asks(m, "what"))
 
 
 async def answer_first_part(reporter: Reporter) -> None:

@@ -217,7 +217,8 @@ async def test_leaving_a_code_check_for_a_new_report_does_not_mistake_answers_fo
         await reporter.wait(lambda m: bool(m.buttons()))
         await reporter.press_and_wait("lang:en", lambda m: CHECK in str(m.reply_markup))
         await reporter.press_and_wait(CHECK, lambda m: "16-digit" in (m.text or ""))
-        await reporter.press_and_wait("begin", lambda m: asks(m, "what"))  # changed their mind
+        await reporter.press_and_wait("begin", lambda m: asks(m, "description"))  # changed their mind
+        await reporter.press_and_wait(actions.nav("description", "full"), lambda m: asks(m, "what"))
         await reporter.press(actions.option("what", "wages"))
         await reporter.press_and_wait(actions.nav("what", "done"), lambda m: asks(m, "sector"))
         reply = await reporter.say("1234 5678 9012 3456", lambda m: True)
