@@ -18,7 +18,7 @@ from storage.clearings import Clearings
 from storage.repository import NewTip, Repository, random_id
 from storage.staff_records import StaffRecords
 
-from . import follow_up
+from . import callbacks, follow_up
 from .flows import engine
 from .flows.catalog import FlowCatalog
 from .flows.engine import Draft, Press, Text, Unsupported
@@ -34,7 +34,7 @@ from .privacy.sanitize import ACCEPTED_FORMATS
 from .render import ERASE, Button, Screen, erase_row, format_answer, question_title, render_problem, render_step
 from .session import Mode, Session
 
-BEGIN = "begin"
+BEGIN = callbacks.BEGIN
 MIN_STORY = 20
 """Text at least this long typed on the start screen is taken as the story of a quick report; shorter is a
 greeting, answered with the start buttons."""
@@ -70,13 +70,11 @@ SENT_KEPT = N_(
 )
 SENT_KEPT_DISCREET = N_("Chat cleared. What you already sent is kept.")
 """After sending, /forget deletes the conversation only; in discreet mode the line still names nothing."""
-LANGUAGE_PREFIX = "lang:"
-RECEIPT_DONE = "receipt:done"
+RECEIPT_DONE = callbacks.receipt_done()
 """The receipt's button; the clearing's random id follows after a colon."""
 RECEIPT_LIFETIME = timedelta(minutes=10)
 """The receipt is cleared from the chat this long after it was shown, if the reporter has not done it."""
-FLOW_PREFIX = "flow:"
-REMOVE_IDENTIFIER, KEEP_IDENTIFIER = "identifier:remove", "identifier:keep"
+REMOVE_IDENTIFIER, KEEP_IDENTIFIER = callbacks.IDENTIFIER_REMOVE, callbacks.IDENTIFIER_KEEP
 
 
 @dataclass(frozen=True)
@@ -234,8 +232,8 @@ class Conversation:
             session = Session.from_json(stored, chat_key) if stored else Session()
             if update_id is not None and update_id <= session.last_update:
                 return Reply()
-            if isinstance(event, Press) and event.action.startswith(RECEIPT_DONE):
-                return await self._acknowledge_receipt(chat_key, event.action, reach)
+            if (pressed := _decoded(event)) and pressed.kind == callbacks.RECEIPT:
+                return await self._acknowledge_receipt(chat_key, pressed, reach)
             turn = Turn(chat_key, session, event, _fallback_language(preferred))
             receipt = self._receipts.pop(chat_key, None)
             turn.after_sending = receipt is not None
@@ -331,9 +329,9 @@ class Conversation:
 
     # ---- the receipt --------------------------------------------------------------------------------------
 
-    async def _acknowledge_receipt(self, chat_key: str, action: str, reach: int | None) -> Reply:
+    async def _acknowledge_receipt(self, chat_key: str, pressed: callbacks.Callback, reach: int | None) -> Reply:
         """"I have written it down": the conversation with its receipt is deleted, one neutral line stays."""
-        clearing_id = action.removeprefix(RECEIPT_DONE).lstrip(":")
+        clearing_id = pressed.args[1] if len(pressed.args) > 1 else None
         state = await self.services.clearings.get(clearing_id) if clearing_id else None
         if state is None or (reach is not None and state["reach"] != reach):
             return Reply()  # already cleared (by the timer, or another tap)
@@ -374,8 +372,9 @@ class Conversation:
             self._follow_ups.close(turn.chat_key)
             turn.session.mode = turn.session.resting_mode()
             return self._command(turn, event)
-        if isinstance(event, Press) and event.action.startswith(LANGUAGE_PREFIX):
-            return self._choose_language(turn, event.action.removeprefix(LANGUAGE_PREFIX))
+        pressed = _decoded(event)
+        if pressed is not None and pressed.kind == callbacks.LANGUAGE:
+            return self._choose_language(turn, pressed.args[0])
         if _pressed(event, follow_up.ANSWER) or _pressed(event, follow_up.DONE):
             return self._follow_up_press(turn, event)
         if _is_shared_contact(event):
@@ -454,8 +453,8 @@ class Conversation:
         event = turn.event
         if _pressed(event, BEGIN):
             return self._begin(turn)
-        if isinstance(event, Press) and event.action.startswith(FLOW_PREFIX):
-            return self._begin(turn, event.action.removeprefix(FLOW_PREFIX))
+        if (pressed := _decoded(event)) and pressed.kind == callbacks.FLOW:
+            return self._begin(turn, pressed.args[0])
         story = isinstance(event, Text) and len(event.text.strip()) >= MIN_STORY
         if not (story or isinstance(event, Upload)) or len(self.services.flows.active_flows()) > 1:
             return Reply(messages=[start_screen(turn.lang)])
@@ -645,7 +644,7 @@ class Conversation:
         turn.end = True  # nothing keyed by the chat stays after sending: the receipt is held in memory
         if clearing_id is not None:
             self._receipts[turn.chat_key] = clearing_id
-        done = f"{RECEIPT_DONE}:{clearing_id}" if clearing_id else RECEIPT_DONE
+        done = callbacks.receipt_done(clearing_id)
         sent = Screen(review.text + "\n\n" + _("✅ Sent."))
         return Reply(
             edit=sent,
@@ -772,7 +771,7 @@ def language_picker(preferred: str | None, has_draft: bool) -> Screen:
     if has_draft:
         _ = gettext_for(_fallback_language(preferred))
         lines.extend(["", _("Your unfinished report is kept.")])
-    buttons = tuple((Button(LANGUAGE_NAMES[lang], LANGUAGE_PREFIX + lang),) for lang in order)
+    buttons = tuple((Button(LANGUAGE_NAMES[lang], callbacks.language(lang)),) for lang in order)
     return Screen("\n".join(lines), buttons)
 
 
@@ -868,7 +867,7 @@ def receipt_screen(code: str, done: str, lang: str) -> Screen:
 
 def flow_picker(flows: list[Flow], lang: str) -> Screen:
     _ = gettext_for(lang)
-    buttons = tuple((Button(flow.text(flow.title, lang)[:60], FLOW_PREFIX + flow.id),) for flow in flows)
+    buttons = tuple((Button(flow.text(flow.title, lang)[:60], callbacks.flow(flow.id)),) for flow in flows)
     return Screen(_("What is your report about?"), (*buttons, erase_row(lang)))
 
 
@@ -925,6 +924,10 @@ def _idle_since(state: dict[str, Any], cutoff: datetime) -> bool:
     """A conversation with messages to clear, silent since before `cutoff`."""
     active_at = state.get("active_at")
     return bool(state.get("reach") and state.get("trace") and active_at and datetime.fromisoformat(active_at) < cutoff)
+
+
+def _decoded(event: Event) -> callbacks.Callback | None:
+    return callbacks.decode(event.action) if isinstance(event, Press) else None
 
 
 def _pressed(event: Event, action: str) -> bool:

@@ -11,12 +11,11 @@ from datetime import timedelta
 
 import pytest
 
-from bot import follow_up
+from bot import callbacks, follow_up
 from bot.conversation import (
     BEGIN,
     CLEARED,
     KEEP_IDENTIFIER,
-    LANGUAGE_PREFIX,
     RECEIPT_DONE,
     REMOVE_IDENTIFIER,
     Command,
@@ -72,7 +71,7 @@ class Chat:
 
     async def welcome(self, lang: str = "en") -> Reply:
         await self.send(Command("start"))
-        return await self.send(Press(LANGUAGE_PREFIX + lang))
+        return await self.send(Press(callbacks.language(lang)))
 
     async def answer_current(self, story: str = "Teachers were sent to the cotton fields.") -> Reply:
         """Answer whatever is asked the way a hurried reporter would."""
@@ -139,7 +138,7 @@ async def test_a_new_chat_is_asked_for_its_language_whatever_it_sends(runtime):
     for event in (Text("hello"), Press(BEGIN), Unsupported("sticker")):
         reply = await chat.send(event, preferred="kk")
         assert gettext_for("kk")("Choose your language") in texts(reply)
-        assert LANGUAGE_PREFIX + "kk" in actions_of(reply)
+        assert callbacks.language("kk") in actions_of(reply)
     assert await chat.mode() is Mode.LANGUAGE  # only the messages to delete later are kept
 
 
@@ -149,7 +148,7 @@ async def test_choosing_a_language_shows_the_safety_notice_with_the_start_button
     assert reply.edit is not None and "O‘zbekcha" in reply.edit.text
     assert BEGIN in actions_of(reply) and follow_up.CHECK in actions_of(reply)
     assert await chat.mode() is Mode.WELCOME
-    stale = await chat.send(Press(LANGUAGE_PREFIX + "xx"))
+    stale = await chat.send(Press(callbacks.language("xx")))
     assert stale.toast and await chat.mode() is Mode.WELCOME
 
 
@@ -195,7 +194,7 @@ async def test_a_language_button_mid_questionnaire_switches_language_and_repeats
     chat = Chat(runtime)
     await chat.welcome()
     first = await chat.send(Press(BEGIN))
-    switched = await chat.send(Press(LANGUAGE_PREFIX + "ru"))
+    switched = await chat.send(Press(callbacks.language("ru")))
     assert switched.edit is not None and "Русский" in switched.edit.text
     labels = [button.label for row in switched.messages[0].buttons for button in row]
     assert gettext_for("ru")("🧹 Erase and leave") in labels
@@ -207,7 +206,7 @@ async def test_a_delivered_twice_update_is_applied_once(runtime):
     chat = Chat(runtime)
     await chat.welcome()
     chat.update -= 1  # Telegram delivers the language press again after a restart
-    assert await chat.send(Press(LANGUAGE_PREFIX + "en")) == Reply()
+    assert await chat.send(Press(callbacks.language("en"))) == Reply()
 
 
 # ---- IDENTIFIER --------------------------------------------------------------------------------------------
@@ -268,7 +267,7 @@ async def test_any_other_event_takes_the_receipt_away_and_is_then_handled(runtim
     await runtime.conversation.remember(chat.key, [2000], sent.clearing)
     reply = await chat.send(Press(BEGIN))
     assert 2000 in reply.delete and 1001 in reply.delete  # the receipt and the conversation before it
-    assert LANGUAGE_PREFIX + "en" in actions_of(reply)  # then it starts anew: nothing about the chat was kept
+    assert callbacks.language("en") in actions_of(reply)  # then it starts anew: nothing about the chat was kept
     assert await runtime.conversation.services.clearings.get(sent.clearing) is None
 
 
