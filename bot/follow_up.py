@@ -88,7 +88,16 @@ async def hash_receipt(code: str, salt: bytes) -> str:
 
 def ask_code_screen(lang: str) -> Screen:
     _ = gettext_for(lang)
-    return Screen(_("Send the 16-digit receipt code of your report (spaces are fine)."))
+    text = "\n\n".join(
+        [
+            _("Send the 16-digit receipt code of your report (spaces are fine)."),
+            _(
+                "With it you can read what staff wrote about your report (questions or an answer) and reply, "
+                "from this or any other Telegram account."
+            ),
+        ]
+    )
+    return Screen(text)
 
 
 def code_problem(problem: str, lang: str) -> str:
@@ -111,6 +120,8 @@ def report_screen(status: str, exchanges: list[StoredExchange], lang: str) -> Sc
             lines.append(f"{who}, {exchange.created_on.strftime('%d.%m.%Y')}: {text}")
     else:
         lines.append(_("Staff have not written to you yet."))
+    later = _("Staff may still write with questions or an answer: check again in 2–3 days with the same code.")
+    lines.extend(["", later])
     buttons = ((Button(_("✍️ Answer"), ANSWER), Button(_("Done"), DONE)),)
     return Screen("\n".join(lines), buttons)
 

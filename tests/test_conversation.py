@@ -318,6 +318,7 @@ async def test_checking_a_code_reading_and_answering_staff(runtime):
     await chat.welcome()
     asked = await chat.send(Command("status"))
     assert _("Send the 16-digit receipt code of your report (spaces are fine).") in texts(asked)
+    assert "any other Telegram account" in texts(asked)
     assert await chat.mode() is Mode.CODE_CHECK
     sticker = await chat.send(Unsupported("sticker"))
     assert _("Send the 16-digit receipt code of your report (spaces are fine).") in texts(sticker)
@@ -327,6 +328,7 @@ async def test_checking_a_code_reading_and_answering_staff(runtime):
 
     report = await chat.send(Text(code))
     assert "Which school was it?" in texts(report) and await chat.mode() is Mode.FOLLOW_UP
+    assert "check again in 2–3 days with the same code" in texts(report)
     assert follow_up.ANSWER in actions_of(report)
     prompt = await chat.send(Press(follow_up.ANSWER))
     assert await chat.mode() is Mode.ANSWERING and follow_up.DONE in actions_of(prompt)

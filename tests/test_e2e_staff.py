@@ -7,7 +7,7 @@ import pytest
 
 from bot.conversation import help_screen
 from bot.flows.engine import actions
-from bot.follow_up import ANSWER, CHECK, DONE
+from bot.follow_up import ANSWER, CHECK, DONE, ask_code_screen
 from bot.i18n import gettext_for
 from bot.telegram.staff import LANGUAGE_ACTION
 
@@ -95,7 +95,7 @@ async def test_strangers_get_the_neutral_answer_and_change_nothing(api, settings
         reply = await api.wait_for_message(STRANGER.id)
         helps = help_screen("en", discreet=True).text
         if command.startswith("/status"):  # for a reporter, /status checks their own report by its code
-            assert reply.text == en("Send the 16-digit receipt code of your report (spaces are fine).")
+            assert reply.text == ask_code_screen("en").text
         else:
             assert reply.text.startswith(helps)
         api.send_group_text(-100555, STRANGER, text)  # a group that is not a staff chat
@@ -163,7 +163,7 @@ async def test_follow_up_by_receipt_code_from_another_account(api, settings):
         await other_phone.wait(lambda m: bool(m.buttons()))
         await other_phone.press_and_wait("lang:ru", lambda m: CHECK in str(m.reply_markup))
         await other_phone.press_and_wait(
-            CHECK, lambda m: (m.text or "") == ru("Send the 16-digit receipt code of your report (spaces are fine).")
+            CHECK, lambda m: (m.text or "") == ask_code_screen("ru").text
         )
         unknown = await other_phone.say("1111 2222 3333 4444", lambda m: True)
         assert unknown.text == ru("No report was found with this code. Check the digits and try again.")
