@@ -262,7 +262,7 @@ class Conversation:
             session = Session.from_json(stored, chat_key) if stored else Session()
             session.drop_draft()
             session.lang, session.preview = lang, True
-            outcome = engine.start(flow)
+            outcome = engine.start(flow, quick=True)  # as a reporter pressing "Start a report" would see it
             session.draft, session.mode = outcome.draft, Mode.QUESTIONNAIRE
             await self._persist(Turn(chat_key, session, Command("preview"), lang), existed=stored is not None)
             return Reply(messages=[render_step(flow, outcome.step, lang)])

@@ -65,8 +65,10 @@ async def test_upload_preview_publish_while_reporting_and_rollback(api, make_set
             kk("Questionnaire “{title}” ({id}): valid.").format(title=old.text(old.title, "kk"), id=old.id)
         )
         assert kk("new questions: {list}").format(list="payment") in summary.text
-        preview = await admin.press_and_wait(f"{ACTION}preview:{summary_token(summary)}:kk", lambda m: asks(m, "what"))
-        assert preview.text.startswith(old.text(old.question("what").text, "kk"))
+        preview = await admin.press_and_wait(
+            f"{ACTION}preview:{summary_token(summary)}:kk", lambda m: asks(m, "description")
+        )
+        assert preview.text.startswith(old.text(old.question("description").text, "kk"))  # the quick report first
         await admin.press(f"{ACTION}publish:{summary_token(summary)}")
         assert runtime.flows.active.version == 2
         assert summary.text == kk(
