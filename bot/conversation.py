@@ -35,9 +35,6 @@ from .render import ERASE, Button, Screen, erase_row, format_answer, question_ti
 from .session import Mode, Session
 
 BEGIN = callbacks.BEGIN
-MIN_STORY = 20
-"""Text at least this long typed on the start screen is taken as the story of a quick report; shorter is a
-greeting, answered with the start buttons."""
 MAX_MEGAPIXELS = MAX_PIXELS // 1_000_000
 MAX_VOICE_MINUTES = int(MAX_VOICE_DURATION // 60)
 REPORTER_COMMANDS = (
@@ -455,7 +452,7 @@ class Conversation:
             return self._begin(turn)
         if (pressed := _decoded(event)) and pressed.kind == callbacks.FLOW:
             return self._begin(turn, pressed.args[0])
-        story = isinstance(event, Text) and len(event.text.strip()) >= MIN_STORY
+        story = isinstance(event, Text) and len(event.text.strip()) >= engine.STORY_MIN_LENGTH
         if not (story or isinstance(event, Upload)) or len(self.services.flows.active_flows()) > 1:
             return Reply(messages=[start_screen(turn.lang)])
         self._begin(turn)

@@ -200,6 +200,9 @@ def test_skip_shows_until_the_first_file_and_a_stale_skip_keeps_the_files():
 def test_text_on_the_first_screen_of_buttons_becomes_the_description():
     start = engine.start(FLOW)
     assert start.draft.scope == engine.FULL and asked(start) == "kind"
+    for attempt in ("2", "да", "Здравствуйте!"):  # a number or a word meant as an answer, a greeting
+        short = run(FLOW, start.draft, Text(attempt))
+        assert short.problem.code == "use_buttons" and short.draft.answers == {}
     too_long = run(FLOW, start.draft, Text("x" * 51))
     assert too_long.problem.code == "text_too_long" and "story" not in too_long.draft.answers
     outcome = run(FLOW, start.draft, Text(f"  {STORY} "))

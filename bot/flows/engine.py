@@ -38,6 +38,9 @@ from .regions import OTHER_COUNTRY, REGIONS
 QUESTION, REVIEW, EDIT = "question", "review", "edit"
 QUICK, FULL, MORE = "quick", "full", "more"
 MAX_PLACE_LENGTH = 100
+STORY_MIN_LENGTH = 20
+"""Text shorter than this typed on a screen of buttons is an attempt to answer ("2", "да") or a greeting, not
+the reporter's story: it is not taken as the description."""
 MAX_NUMBER_WORDS = 200
 
 
@@ -398,7 +401,7 @@ def _type(flow: Flow, draft: Draft, question: Question, text: str, today: date) 
     if kind is QuestionType.ATTACHMENTS:
         return _problem(flow, draft, "expects_file")
     description = _description_wanted(flow, draft, question)
-    if description is not None and text:
+    if description is not None and len(text) >= STORY_MIN_LENGTH:
         if len(text) > description.max_length:
             return _problem(flow, draft, "text_too_long", limit=description.max_length, length=len(text))
         _record(draft, description, text)
