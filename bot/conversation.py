@@ -29,7 +29,7 @@ from .privacy.clean import CleanFile, SanitizeError
 from .privacy.images import MAX_PIXELS
 from .privacy.media import MAX_VOICE_DURATION
 from .privacy.pii import MASK, find_identifiers
-from .privacy.receipts import format_code, new_code
+from .privacy.receipts import format_code, new_code, normalise
 from .privacy.sanitize import ACCEPTED_FORMATS
 from .render import ERASE, Button, Screen, erase_row, format_answer, question_title, render_problem, render_step
 from .session import Mode, Session
@@ -446,12 +446,16 @@ class Conversation:
         return Reply(messages=[language_picker(None, has_draft=False)])
 
     async def _on_welcome(self, turn: Turn) -> Reply:
-        """The start buttons; a story typed or a file sent straight away begins a quick report with it."""
+        """The start buttons; a story typed or a file sent straight away begins a quick report with it, and a
+        receipt code is checked."""
         event = turn.event
         if _pressed(event, BEGIN):
             return self._begin(turn)
         if (pressed := _decoded(event)) and pressed.kind == callbacks.FLOW:
             return self._begin(turn, pressed.args[0])
+        if isinstance(event, Text) and normalise(event.text) is not None:  # a receipt code pasted straight away
+            turn.session.mode = Mode.CODE_CHECK
+            return await self._on_code_check(turn)
         story = isinstance(event, Text) and len(event.text.strip()) >= engine.STORY_MIN_LENGTH
         if not (story or isinstance(event, Upload)) or len(self.services.flows.active_flows()) > 1:
             return Reply(messages=[start_screen(turn.lang)])

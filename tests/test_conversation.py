@@ -343,6 +343,16 @@ async def test_checking_a_code_reading_and_answering_staff(runtime):
     assert texts(done) == _(CLEARED) and await chat.session() is None
 
 
+async def test_a_receipt_code_pasted_on_the_start_screen_is_checked(runtime):
+    reporter = Chat(runtime, key="sender")
+    await reporter.welcome()
+    code = await reporter.send_report()
+    chat = Chat(runtime, key="returning")
+    await chat.welcome()
+    report = await chat.send(Text(code.replace(" ", "")))
+    assert _("Staff have not written to you yet.") in texts(report) and await chat.mode() is Mode.FOLLOW_UP
+
+
 async def test_a_button_of_the_questionnaire_ends_a_code_check(runtime):
     chat = Chat(runtime)
     await chat.welcome()
