@@ -245,7 +245,7 @@ class Conversation:
             reply.delete[:0] = leftover
             if update_id is not None:
                 session.last_update = update_id
-            await self._persist(turn, existed=stored is not None)
+            await self._persist(chat_key, session, existed=stored is not None, end=turn.end)
             if stored and stored.get("draft") and session.draft is None and not turn.end and session.bundle:
                 await self.services.repository.delete_draft_files(session.bundle)
             if turn.end or reply.clearing or leftover:
@@ -261,7 +261,7 @@ class Conversation:
             session.lang, session.preview = lang, True
             outcome = engine.start(flow, quick=True)  # as a reporter pressing "Start a report" would see it
             session.draft, session.mode = outcome.draft, Mode.QUESTIONNAIRE
-            await self._persist(Turn(chat_key, session, Command("preview"), lang), existed=stored is not None)
+            await self._persist(chat_key, session, existed=stored is not None)
             return Reply(messages=[render_step(flow, outcome.step, lang)])
 
     async def remember(self, chat_key: str, message_ids: list[int], clearing: str | None = None) -> None:
@@ -302,8 +302,7 @@ class Conversation:
                 await self.services.clearings.save(random_id(), clearing | {"due": self.services.now().isoformat()})
                 session.trace, session.reach, session.last_screen = [], None, None
                 session.mode = session.resting_mode()
-                turn = Turn(chat_key, session, Command("idle"), session.lang or "ru", end=session.draft is None)
-                await self._persist(turn, existed=True)
+                await self._persist(chat_key, session, existed=True, end=session.draft is None)
                 ended += 1
         if ended:
             await self.services.scrub()
@@ -345,13 +344,13 @@ class Conversation:
         await self.services.clearings.delete(clearing_id)
         return state["message_ids"]
 
-    async def _persist(self, turn: Turn, existed: bool) -> None:
-        session = turn.session
-        if turn.end:
+    async def _persist(self, chat_key: str, session: Session, existed: bool, end: bool = False) -> None:
+        """Store the session, or with `end` delete it (and its files) for good."""
+        if end:
             if existed:
-                await self.services.repository.delete_draft(turn.chat_key, session.bundle)
+                await self.services.repository.delete_draft(chat_key, session.bundle)
         elif session.worth_keeping():
-            await self.services.repository.save_draft(turn.chat_key, session.to_json(), self.services.now())
+            await self.services.repository.save_draft(chat_key, session.to_json(), self.services.now())
 
     # ---- events that mean the same in every mode ------------------------------------------------------------
 
@@ -400,19 +399,16 @@ class Conversation:
             return Reply(edit=chosen, messages=[start_screen(lang)])
         return Reply(edit=chosen, messages=[self._screen(session, flow, engine.view(flow, session.draft))])
 
-    def _clear(self, turn: Turn, message: str) -> Reply:
+    def _clear(self, turn: Turn, message: str, discreet_message: str = CLEARED) -> Reply:
         """Delete the draft and every message of the conversation, leaving one line: in discreet mode one
         that says nothing about what the bot is for."""
         turn.end = True
-        line = CLEARED if self.services.discreet else message
+        line = discreet_message if self.services.discreet else message
         return Reply(delete=list(turn.session.trace), messages=[Screen(gettext_for(turn.lang)(line))])
 
     def _forget(self, turn: Turn) -> Reply:
         if turn.after_sending:  # the report is stored: say so, or the reporter may think it was deleted too
-            _ = gettext_for(turn.lang)
-            line = _(SENT_KEPT_DISCREET) if self.services.discreet else _(SENT_KEPT)
-            turn.end = True
-            return Reply(delete=list(turn.session.trace), messages=[Screen(line)])
+            return self._clear(turn, SENT_KEPT, SENT_KEPT_DISCREET)
         if turn.session.draft is None:
             return self._clear(turn, N_("Forgotten: this conversation has been deleted."))
         return self._clear(turn, FORGOTTEN)
@@ -540,7 +536,6 @@ class Conversation:
         session, event, lang = turn.session, turn.event, turn.lang
         draft = session.draft
         assert draft is not None
-        _ = gettext_for(lang)
         if isinstance(event, Upload):
             received = await self._receive_file(turn, flow, event)
             if isinstance(received, Reply):
