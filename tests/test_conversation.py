@@ -237,6 +237,22 @@ async def test_a_kept_identifier_is_not_asked_about_again(runtime):
     assert await chat.mode() is Mode.QUESTIONNAIRE
 
 
+async def test_an_admins_preview_is_answered_like_a_report_and_stores_nothing(runtime):
+    chat = Chat(runtime, key="admin")
+    flow = runtime.flows.active
+    first = await runtime.conversation.start_preview(chat.key, flow, "kk")
+    assert first.messages[0].text.startswith(flow.text(flow.question("description").text, "kk"))
+    assert await chat.mode() is Mode.QUESTIONNAIRE and (await chat.session()).preview
+    session = await chat.session()
+    while session.draft.screen != engine.REVIEW:
+        await chat.answer_current()
+        session = await chat.session()
+    done = await chat.send(Press(actions.CONFIRM))
+    assert texts(done) == gettext_for("kk")("Preview finished: nothing was stored.") and not done.submitted
+    assert await runtime.repository.count_tips() == 0
+    assert await chat.mode() is Mode.WELCOME and not (await chat.session()).preview
+
+
 # ---- RECEIPT -----------------------------------------------------------------------------------------------
 
 
