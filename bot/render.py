@@ -174,7 +174,7 @@ def _render_ask(flow: Flow, step: Ask, lang: str) -> Screen:
     lines = [flow.text(question.text, lang)]
     if question.hint:
         lines.append(flow.text(question.hint, lang))
-    if not question.required and question.asks:
+    if question.asks and (not question.required or step.can_skip):  # every detail after a quick report too
         lines.append(_("(optional)"))
     rows: list[tuple[Button, ...]] = []
     kind, qid = question.type, question.id

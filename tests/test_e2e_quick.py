@@ -94,6 +94,7 @@ async def test_a_quick_report_improved_with_some_detailed_answers(api, make_sett
         ) in review.text
         what = await reporter.press_and_wait(actions.MORE, lambda m: asks(m, "what"))
         assert actions.nav("what", "skip") in str(what.reply_markup)  # every detail may be skipped
+        assert _("(optional)") in what.text  # and says so, though the full questionnaire requires it
         assert actions.nav("what", "finish") in str(what.reply_markup)  # and the review is one tap away
         await reporter.press(actions.option("what", "harvest_mobilisation"))
         await reporter.press_and_wait(actions.nav("what", "done"), lambda m: asks(m, "sector"))
