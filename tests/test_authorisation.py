@@ -7,8 +7,8 @@ import pytest
 from telegram import CallbackQuery, Chat, Message, Update, User
 from telegram.ext import CallbackQueryHandler
 
-from bot.conversation import help_screen
 from bot.i18n import gettext_for
+from bot.screens import help_screen
 from bot.staffdesk import StaffDesk
 from bot.telegram import admin, reporter, staff
 from bot.telegram.app import build_application

@@ -12,16 +12,7 @@ from datetime import timedelta
 import pytest
 
 from bot import callbacks, follow_up
-from bot.conversation import (
-    BEGIN,
-    CLEARED,
-    KEEP_IDENTIFIER,
-    RECEIPT_DONE,
-    REMOVE_IDENTIFIER,
-    Command,
-    Reply,
-    Upload,
-)
+from bot.conversation import BEGIN, Command, Reply, Upload
 from bot.flows import engine
 from bot.flows.engine import Press, Text, Unsupported, actions
 from bot.flows.model import QuestionType
@@ -29,6 +20,7 @@ from bot.flows.regions import REGIONS
 from bot.i18n import gettext_for
 from bot.render import ERASE
 from bot.runtime import Runtime
+from bot.screens import CLEARED, KEEP_IDENTIFIER, RECEIPT_DONE, REMOVE_IDENTIFIER
 from bot.session import Mode, Session
 
 from .harness import photo_with_gps

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import yaml
 
-from bot.conversation import help_screen
 from bot.flows.engine import actions
 from bot.flows.export_yaml import flow_to_raw
 from bot.i18n import gettext_for
+from bot.screens import help_screen
 from bot.telegram.admin import ACTION
 
 from .fakebotapi import FakeUser

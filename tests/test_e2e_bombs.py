@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.conversation import file_refusal
 from bot.privacy.images import detect_image_type
+from bot.screens import file_refusal
 
 from .fakebotapi import FakeUser
 from .harness import Reporter, asks, bot_settings, photo_with_gps, running_bot

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.conversation import RECEIPT_DONE
 from bot.flows.engine import actions
 from bot.runtime import Runtime
+from bot.screens import RECEIPT_DONE
 
 from .conftest import POSTGRES_URL
 from .fakebotapi import FakeUser

@@ -14,12 +14,12 @@ import pytest
 from telegram import Bot
 
 from bot import conversation
-from bot.conversation import CLEARED, DISCREET_COMMANDS, RECEIPT_DONE, help_screen
 from bot.flows.engine import actions
 from bot.follow_up import ANSWER, CHECK
 from bot.i18n import LANGUAGES, gettext_for
 from bot.render import ERASE
 from bot.runtime import Runtime
+from bot.screens import CLEARED, DISCREET_COMMANDS, RECEIPT_DONE, help_screen
 from bot.telegram import reporter as reporter_handlers
 from bot.telegram.profile import publish_profile
 

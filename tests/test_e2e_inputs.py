@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.conversation import RECEIPT_DONE, help_screen, privacy_screen
 from bot.flows.engine import actions
 from bot.i18n import gettext_for
+from bot.screens import RECEIPT_DONE, help_screen, privacy_screen
 
 from .fakebotapi import FakeUser
 from .harness import STAFF_CHAT, Reporter, asks, bot_settings, photo_with_gps, running_bot
@@ -175,8 +175,8 @@ async def test_an_unexpected_failure_apologises_and_the_conversation_goes_on(api
 
 
 async def test_identifiers_in_answers_are_asked_about_before_the_review(api, settings):
-    from bot.conversation import KEEP_IDENTIFIER, REMOVE_IDENTIFIER
     from bot.privacy.pii import MASK
+    from bot.screens import KEEP_IDENTIFIER, REMOVE_IDENTIFIER
 
     reporter = Reporter(api, FakeUser(id=7100007, first_name="Zarina", language_code="ru"))
     story = "Бригадир забрал паспорт AB1234567. Мой номер +998 90 123 45 67, звоните."

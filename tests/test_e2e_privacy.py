@@ -13,10 +13,10 @@ import imageio_ffmpeg
 import pikepdf
 from PIL import Image
 
-from bot.conversation import RECEIPT_DONE
 from bot.flows.engine import actions
 from bot.i18n import gettext_for
 from bot.logs import configure_logging
+from bot.screens import RECEIPT_DONE
 
 from .fakebotapi import FakeBotAPI, FakeUser
 from .harness import STAFF_CHAT, Reporter, asks, bot_settings, photo_with_gps, running_bot

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.conversation import RECEIPT_DONE
 from bot.flows.engine import actions
 from bot.i18n import LANGUAGES, gettext_for
+from bot.screens import RECEIPT_DONE
 
 from .fakebotapi import FakeUser
 from .harness import RECEIPT, Reporter, asks, bot_settings, photo_with_gps, running_bot

@@ -9,11 +9,11 @@ import logging
 import pytest
 from PIL import Image
 
-from bot.conversation import RECEIPT_DONE
 from bot.flows.engine import actions
 from bot.i18n import gettext_for
 from bot.logs import configure_logging
 from bot.privacy.keys import Keys
+from bot.screens import RECEIPT_DONE
 
 from .fakebotapi import FakeBotAPI, FakeUser
 from .harness import (

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.conversation import help_screen
 from bot.flows.engine import actions
 from bot.follow_up import ANSWER, CHECK, DONE, ask_code_screen
 from bot.i18n import gettext_for
+from bot.screens import help_screen
 from bot.telegram.staff import LANGUAGE_ACTION
 
 from .fakebotapi import FakeBotAPI, FakeUser

@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from bot import follow_up
-from bot.conversation import file_refusal
 from bot.flows.engine import actions
 from bot.follow_up import ANSWER, DONE
 from bot.i18n import gettext_for
 from bot.limits import ANSWERS, FILES, GUESSES, KINDS, REACHED, REPORT_KB, REPORTS, Limits, expire_counters
 from bot.privacy import clean
 from bot.privacy.clean import SanitizeError
+from bot.screens import file_refusal
 from storage.models import Counter
 
 from .cli import tipbot

@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 
-from bot.conversation import help_screen
 from bot.i18n import gettext_for
 from bot.privacy.keys import WEBHOOK_SECRET_PATTERN
+from bot.screens import help_screen
 
 from .fakebotapi import FakeBotAPI, FakeUser
 from .test_e2e_process import free_port, post_when_listening, start_tipbot_run

@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from ..conversation import help_screen
 from ..i18n import match_language
 from ..runtime import Runtime
+from ..screens import help_screen
 from .runtime_access import runtime_of
 
 GROUP = -1

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats
 
-from ..conversation import commands
 from ..i18n import LANGUAGES, N_, TELEGRAM_CODES, gettext_for
+from ..screens import commands
 
 DESCRIPTIONS = {
     True: (

@@ -15,11 +15,12 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from .. import callbacks
-from ..conversation import CLEARED, REPORTER_COMMANDS, ChatClearing, Command, Event, Reply, Upload
+from ..conversation import ChatClearing, Command, Event, Reply, Upload
 from ..digest.jobs import send_notices
 from ..flows.engine import Press, Text, Unsupported
 from ..i18n import gettext_for, match_language
 from ..render import Screen
+from ..screens import CLEARED, REPORTER_COMMANDS
 from .keyboards import markup
 from .runtime_access import runtime_of
 
