@@ -536,8 +536,8 @@ class Conversation:
         if outcome.problem is not None:
             message = render_problem(outcome.problem, lang, flow, flow.question(asked or ""))
             return Reply(toast=message) if isinstance(event, Press) else Reply(messages=[Screen(message), screen])
-        if outcome.event == "updated":
-            return Reply(edit=screen)
+        if outcome.event == "updated":  # the same question, a step further ("Kazakhstan" typed: its regions)
+            return Reply(edit=screen) if isinstance(event, Press) else Reply(messages=[screen])
         if outcome.event == "described":
             return Reply(messages=[Screen(_described(flow, outcome.filed_under, lang)), screen])
         if outcome.event == "file_added" and isinstance(event, engine.File):
@@ -791,7 +791,7 @@ def _described(flow: Flow, question_id: str | None, lang: str) -> str:
     _ = gettext_for(lang)
     question = flow.question(question_id or "")
     title = question_title(flow, question, lang) if question else ""
-    return _("I have put your text under “{question}”; you can change it before sending. Now the question:").format(
+    return _("I have added your text to “{question}”; you can change it before sending. Now the question:").format(
         question=title
     )
 

@@ -126,7 +126,7 @@ async def test_text_typed_on_the_first_question_becomes_the_description(api, mak
         after = api.mark(reporter.chat)
         await reporter.say(STORIES["kk"], lambda m: asks(m, "what"))
         told, again = reporter.messages()[after:]
-        notice = _("I have put your text under “{question}”; you can change it before sending. Now the question:")
+        notice = _("I have added your text to “{question}”; you can change it before sending. Now the question:")
         assert told.text == notice.format(question="Сипаттама")
         assert again.text.startswith("Не болды?")  # the same first question, to answer with its buttons
 
@@ -176,3 +176,27 @@ async def test_skip_gives_way_to_done_after_files_and_a_stale_skip_keeps_them(ap
         await reporter.press_and_wait(actions.CONFIRM, lambda m: RECEIPT.search(m.text or ""))
         [tip] = await runtime.repository.pending_tips()
         assert tip.answers["evidence"] == ["image"]  # the stale Skip did not drop the photo
+
+
+async def test_a_story_in_two_messages_and_the_place_typed(api, make_settings):
+    settings = bot_settings(make_settings, api)
+    reporter = CountingReporter(api, FakeUser(id=7700006, first_name="Typist", language_code="uz"))
+    _ = gettext_for("uz")
+    async with running_bot(settings) as runtime:
+        await start(reporter, "uz")
+        await reporter.say("Maktabimiz o‘qituvchilarini paxtaga jo‘natishdi.", lambda m: asks(m, "region"))
+        after = api.mark(reporter.chat)
+        await reporter.say("Direktor bormaganlarni ishdan bo‘shatamiz dedi.", lambda m: asks(m, "region"))
+        notice = _("I have added your text to “{question}”; you can change it before sending. Now the question:")
+        assert reporter.messages()[after].text == notice.format(question="Tavsif")
+        countries = await reporter.say("Qozog‘iston", lambda m: asks(m, "region"))  # the country, typed
+        assert actions.region("region", "KZ-35") in str(countries.reply_markup)
+        review = await reporter.say("Qarag‘andi", is_review)  # and the region, typed too
+        assert "Qarag‘anda viloyati" in review.text
+        await reporter.press_and_wait(actions.CONFIRM, lambda m: RECEIPT.search(m.text or ""))
+        assert (reporter.taps, reporter.typed) == (3, 4)  # language, start, send; the rest typed
+        [tip] = await runtime.repository.pending_tips()
+        assert tip.answers["description"] == (
+            "Maktabimiz o‘qituvchilarini paxtaga jo‘natishdi.\nDirektor bormaganlarni ishdan bo‘shatamiz dedi."
+        )
+        assert tip.answers["region"] == {"country": "KZ", "region": "KZ-35"}

@@ -4,6 +4,7 @@ on the first screen of buttons. Screens are checked as the reporter sees them, t
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 
 import pytest
@@ -291,3 +292,41 @@ def test_the_default_files_question_says_optional_only_through_the_bot():
     texts = flow.question("evidence").text
     assert not [text for text in texts.values() if any(word in text.lower() for word in words)]
     assert flow.question("evidence_note") is None
+
+
+def test_a_story_written_in_several_messages_is_one_description():
+    [flow] = load_default_flows()
+    quick = engine.start(flow, quick=True)
+    first = run(flow, quick.draft, Text("Всех учителей школы отправили на хлопок."))
+    assert asked(first) == "region"
+    more = run(flow, first.draft, Text("Директор сказал, что кто не поедет, будет уволен."))
+    assert more.event == "described" and more.filed_under == "description" and asked(more) == "region"
+    assert more.draft.answers["description"] == (
+        "Всех учителей школы отправили на хлопок.\nДиректор сказал, что кто не поедет, будет уволен."
+    )
+    short = run(flow, more.draft, Text("и всё"))  # too short to be more of the story: an attempt to answer
+    assert short.problem.code == "use_buttons"
+    placed = run(flow, more.draft, Press(actions.country("region", "UZ")), Press(actions.region("region", "UZ-AN")))
+    later = run(flow, placed.draft, Press(actions.MORE), Text("A story goes on, much later, on another screen."))
+    assert later.problem.code == "use_buttons"  # only right after the description
+
+
+def test_a_place_typed_on_the_region_screen_answers_it():
+    [flow] = load_default_flows()
+    asked_where = run(flow, engine.start(flow, quick=True).draft, Text("Всех учителей школы отправили на хлопок."))
+
+    def fresh():  # the engine changes the draft it is given: each attempt starts from the region screen
+        return engine.Draft.from_json(copy.deepcopy(asked_where.draft.to_json()))
+
+    placed = run(flow, fresh(), Text("в Андижане"))
+    assert placed.event == "answered" and placed.draft.answers["region"] == {"country": "UZ", "region": "UZ-AN"}
+    country = run(flow, fresh(), Text("Казахстан"))
+    assert country.event == "updated" and country.draft.pending == {"country": "KZ"}
+    elsewhere = run(flow, country.draft, Text("Самарканд"))  # not a region of the country chosen
+    assert elsewhere.problem.code == "use_buttons" and elsewhere.draft.pending == {"country": "KZ"}
+    region = run(flow, country.draft, Text("Қарағанды"))
+    assert region.draft.answers["region"] == {"country": "KZ", "region": "KZ-35"}
+    unsure = run(flow, fresh(), Text("Ташкент"))  # the city or the region around it: the buttons decide
+    assert unsure.problem.code == "use_buttons" and "region" not in unsure.draft.answers
+    story = run(flow, fresh(), Text("Это было в Андижане, на полях возле кишлака"))  # a sentence, not a place
+    assert story.event == "described" and "region" not in story.draft.answers

@@ -11,7 +11,9 @@ so a report can be sent within a minute; its review offers the rest ("more"), an
 whole questionnaire instead ("full"). "more": the rest of a quick report, every detail optional, with a way
 to the review on every screen. Two inputs are taken where a strict questionnaire would refuse them: a file on
 a quick text screen goes to the flow's attachments question, and text typed on the first screen of buttons is
-the reporter's description.
+the reporter's description (as is story-length text typed on any screen of buttons right after the description:
+the story goes on in a second message). On the region screen a few typed words that name one place ("в Андижане",
+"Lebap") answer it.
 
 Date and number answers keep what the reporter typed beside what the bot understood (dates.py, numbers.py):
 - date: {"start": "2026-09-01", "end": "2026-12-01", "words": "с сентября"}, plus "approx": true for "early
@@ -33,11 +35,13 @@ from .. import callbacks
 from .dates import UNSURE, DateError, date_answer, parse_period
 from .model import NO, YES, Flow, Question, QuestionType
 from .numbers import NumberError, parse_amount, plain
-from .regions import OTHER_COUNTRY, REGIONS
+from .regions import OTHER_COUNTRY, REGIONS, find_place
 
 QUESTION, REVIEW, EDIT = "question", "review", "edit"
 QUICK, FULL, MORE = "quick", "full", "more"
 MAX_PLACE_LENGTH = 100
+MAX_PLACE_WORDS = 4
+"""Text this short on the region screen may name the place ("в Андижане", "Lebap"); longer is a story."""
 STORY_MIN_LENGTH = 20
 """Text shorter than this typed on a screen of buttons is an attempt to answer ("2", "да") or a greeting, not
 the reporter's story: it is not taken as the description."""
@@ -400,13 +404,29 @@ def _type(flow: Flow, draft: Draft, question: Question, text: str, today: date) 
         return _answer(flow, draft, question, {"country": OTHER_COUNTRY, "place": place})
     if kind is QuestionType.ATTACHMENTS:
         return _problem(flow, draft, "expects_file")
+    if kind is QuestionType.REGION and len(text.split()) <= MAX_PLACE_WORDS:
+        chosen = draft.pending.get("country") if isinstance(draft.pending, dict) else None
+        country, region = find_place(text, question.countries, chosen)
+        if region is not None:
+            return _answer(flow, draft, question, {"country": country, "region": region})
+        if country is not None:
+            draft.pending = {"country": country}
+            return Outcome(draft, view(flow, draft), event="updated")
     description = _description_wanted(flow, draft, question)
     if description is not None and len(text) >= STORY_MIN_LENGTH:
-        if len(text) > description.max_length:
-            return _problem(flow, draft, "text_too_long", limit=description.max_length, length=len(text))
-        _record(draft, description, text)
-        return Outcome(draft, view(flow, draft), event="described", filed_under=description.id)
+        return _describe(flow, draft, description, text)
+    continued = _continued_description(flow, draft, question)
+    if continued is not None and len(text) >= STORY_MIN_LENGTH:
+        return _describe(flow, draft, continued, f"{draft.answers[continued.id]}\n{text}")
     return _problem(flow, draft, "use_buttons")
+
+
+def _describe(flow: Flow, draft: Draft, description: Question, text: str) -> Outcome:
+    """Typed text filed under the description while the screen of buttons stays."""
+    if len(text) > description.max_length:
+        return _problem(flow, draft, "text_too_long", limit=description.max_length, length=len(text))
+    _record(draft, description, text)
+    return Outcome(draft, view(flow, draft), event="described", filed_under=description.id)
 
 
 def _type_number(flow: Flow, draft: Draft, question: Question, text: str) -> Outcome:
@@ -514,6 +534,21 @@ def _take_file(flow: Flow, draft: Draft, question: Question, received: File) -> 
         return Outcome(draft, view(flow, draft), event="file_added")
     draft.answers[target.id] = files
     return Outcome(draft, view(flow, draft), event="file_added", filed_under=target.id)
+
+
+def _continued_description(flow: Flow, draft: Draft, question: Question) -> Question | None:
+    """The description, when text typed on a screen of buttons goes on with it: people write their story in
+    several messages, and the next screen is already there when the second one arrives."""
+    description = flow.description_question
+    just_written = description is not None and draft.visited[-1:] == [description.id]
+    return description if just_written and _on_buttons(draft, question) else None
+
+
+def _on_buttons(draft: Draft, question: Question) -> bool:
+    """A screen answered with buttons only (not the place written for "Another country")."""
+    if question.type is QuestionType.REGION:
+        return draft.pending != {"country": OTHER_COUNTRY}
+    return question.type in (QuestionType.CHOICE, QuestionType.MULTI, QuestionType.YESNO)
 
 
 def _description_wanted(flow: Flow, draft: Draft, question: Question) -> Question | None:
