@@ -34,8 +34,11 @@ TYPE_DESCRIPTIONS = {
     QuestionType.MULTI: "any number of answers from a list: the reporter ticks options, then presses Done",
     QuestionType.YESNO: "Yes or No buttons (the bot's own, in the reporter's language)",
     QuestionType.TEXT: "a written answer, up to max_length characters",
-    QuestionType.NUMBER: "a number the reporter writes, between min and max",
-    QuestionType.DATE: "a day or a period the reporter writes: “today”, 15.09.2026 or 01.09.2026–20.10.2026",
+    QuestionType.NUMBER: "a number the reporter writes (also “about 40”, “40-50”, “60 kg”), between min and max",
+    QuestionType.DATE: (
+        "a day or a period the reporter writes (“today”, 15.09.2026, “in September”, “since September”, "
+        "01.09.2026–20.10.2026), or the Not sure button"
+    ),
     QuestionType.REGION: "a country button (from countries, or “Another country”), then a region button",
     QuestionType.ATTACHMENTS: "files (photos, documents, voice, video) sent one by one, then Done",
     QuestionType.INFO: "a text with a Continue button; asks nothing and leaves no answer",
