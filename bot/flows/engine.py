@@ -201,8 +201,8 @@ class Outcome:
     event: str | None = None
     """What just happened: "answered" (an answer was recorded, or the report confirmed or cancelled),
     "moved" (Back, a question picked to edit, more, full, finish), "updated" (same screen, changed selection),
-    "file_added", "described" (text typed on the first screen of buttons was taken as the description; the
-    screen stays), or None."""
+    "file_added", "described" (typed text was filed under the description: on the first screen of buttons, or
+    more of the story right after it; the screen stays), or None."""
     filed_under: str | None = None
     """The question an input was recorded under when that is not the question on screen: the description
     ("described"), or the attachments question for a file sent on a quick text screen ("file_added")."""
