@@ -55,6 +55,9 @@ SENT_KEPT_DISCREET = N_("Chat cleared. What you already sent is kept.")
 """After sending, /forget deletes the conversation only; in discreet mode the line still names nothing."""
 RECEIPT_LIFETIME = timedelta(minutes=10)
 """The receipt is cleared from the chat this long after it was shown, if the reporter has not done it."""
+UNSHOWN_RECEIPT_LIFETIME = timedelta(hours=24)
+"""A receipt that never reached the phone (Telegram failed) waits this long for the reporter to come back."""
+RECEIPT_SHOWN = N_("Your report has been sent. Write down the receipt code above, then press “I have written it down”.")
 
 
 @dataclass(frozen=True)
@@ -160,10 +163,9 @@ class Turn:
     event: Event
     fallback: str
     """The language Telegram reports for this event, used only until the reporter chooses one."""
+    update_id: int | None = None
     end: bool = False
     """The conversation is over: its stored state is deleted and scrubbed from the database's files."""
-    after_sending: bool = False
-    """A report was sent in this conversation and its receipt was taken away by this event."""
 
     @property
     def lang(self) -> str:
@@ -178,10 +180,6 @@ class Conversation:
         self.services = services
         self._locks = KeyedLocks()
         self._follow_ups = follow_up.FollowUps()
-        self._receipts: dict[str, str] = {}
-        """chat key -> the clearing holding a receipt still on screen. In memory only: a row keyed by the chat
-        after sending would tell a copy of the disk which chat just sent a report (after a restart the
-        clearing's own timer deletes the receipt)."""
         self._modes: dict[Mode, Callable[[Turn], Awaitable[Reply]]] = {
             Mode.LANGUAGE: self._on_language,
             Mode.WELCOME: self._on_welcome,
@@ -210,28 +208,26 @@ class Conversation:
         async with self._locks.hold(chat_key):
             stored = await self.services.repository.load_draft(chat_key)
             session = Session.from_json(stored, chat_key) if stored else Session()
-            if update_id is not None and update_id <= session.last_update:
+            repeated = update_id is not None and update_id <= session.last_update
+            if repeated and session.mode is not Mode.RECEIPT:  # a receipt is shown again, even on a redelivery
                 return Reply()
             if (pressed := _decoded(event)) and pressed.kind == callbacks.RECEIPT:
-                return await self._acknowledge_receipt(chat_key, pressed, reach)
-            turn = Turn(chat_key, session, event, fallback_language(preferred))
-            receipt = self._receipts.pop(chat_key, None)
-            turn.after_sending = receipt is not None
-            leftover = await self._take_receipt(receipt) if receipt else []
-            session.reach = reach if reach is not None else session.reach
+                return await self._acknowledge_receipt(chat_key, session, pressed, reach)
+            turn = Turn(chat_key, session, event, fallback_language(preferred), update_id)
+            if session.mode is not Mode.RECEIPT:
+                session.reach = reach if reach is not None else session.reach
             session.active_at = self.services.now().isoformat()
             if message_id is not None and not _is_shared_contact(event):
                 session.trace.append(message_id)
             reply = await self._route(turn)
             if _is_shared_contact(event) and message_id is not None:
                 reply.delete.append(message_id)
-            reply.delete[:0] = leftover
             if update_id is not None:
                 session.last_update = update_id
             await self._persist(chat_key, session, existed=stored is not None, end=turn.end)
             if stored and stored.get("draft") and session.draft is None and not turn.end and session.bundle:
                 await self.services.repository.delete_draft_files(session.bundle)
-            if turn.end or reply.clearing or leftover:
+            if turn.end or reply.submitted:
                 await self.services.scrub()
             return reply
 
@@ -255,8 +251,10 @@ class Conversation:
         async with self._locks.hold(chat_key):
             if clearing is not None:
                 state = await self.services.clearings.get(clearing)
-                if state is not None:
+                if state is not None:  # the receipt is on screen now: the chat is cleared a few minutes later
                     state["message_ids"].extend(message_ids)
+                    state["due"] = (self.services.now() + RECEIPT_LIFETIME).isoformat()
+                    state["shown"] = True
                     await self.services.clearings.save(clearing, state)
                 return
             stored = await self.services.repository.load_draft(chat_key)
@@ -301,30 +299,42 @@ class Conversation:
         ]
 
     async def finish_clearing(self, clearing_id: str) -> None:
-        """The chat has been cleared: forget how to reach it."""
+        """The chat has been cleared: forget how to reach it, and the receipt if it was this one's."""
+        state = await self.services.clearings.get(clearing_id)
         await self.services.clearings.delete(clearing_id)
-        self._receipts = {key: value for key, value in self._receipts.items() if value != clearing_id}
+        chat_key = state.get("chat") if state else None
+        if chat_key is not None:
+            async with self._locks.hold(chat_key):
+                stored = await self.services.repository.load_draft(chat_key)
+                if stored is not None and (stored.get("receipt") or {}).get("clearing") == clearing_id:
+                    await self.services.repository.delete_draft(chat_key, stored.get("bundle"))
         await self.services.scrub()
 
     # ---- the receipt --------------------------------------------------------------------------------------
 
-    async def _acknowledge_receipt(self, chat_key: str, pressed: callbacks.Callback, reach: int | None) -> Reply:
+    async def _acknowledge_receipt(
+        self, chat_key: str, session: Session, pressed: callbacks.Callback, reach: int | None
+    ) -> Reply:
         """"I have written it down": the conversation with its receipt is deleted, one neutral line stays."""
         clearing_id = pressed.args[1] if len(pressed.args) > 1 else None
         state = await self.services.clearings.get(clearing_id) if clearing_id else None
         if state is None or (reach is not None and state["reach"] != reach):
             return Reply()  # already cleared (by the timer, or another tap)
-        self._receipts.pop(chat_key, None)
         await self.services.clearings.delete(clearing_id)
+        ids = state["message_ids"]
+        if session.receipt is not None and session.receipt["clearing"] == clearing_id:
+            ids = [*ids, *session.trace]
+            await self.services.repository.delete_draft(chat_key, session.bundle)
         await self.services.scrub()
-        return Reply(delete=state["message_ids"], messages=[Screen(gettext_for(state["lang"])(CLEARED))])
+        return Reply(delete=ids, messages=[Screen(gettext_for(state["lang"])(CLEARED))])
 
-    async def _take_receipt(self, clearing_id: str) -> list[int]:
-        """The messages of the receipt still on screen, to delete with this event's reply."""
-        state = await self.services.clearings.get(clearing_id)
+    async def _end_receipt(self, turn: Turn) -> list[int]:
+        """The receipt's clearing is done now (the reporter erased the chat): the messages to delete with it."""
+        receipt, turn.session.receipt = turn.session.receipt, None
+        state = await self.services.clearings.get(receipt["clearing"]) if receipt else None
         if state is None:
             return []
-        await self.services.clearings.delete(clearing_id)
+        await self.services.clearings.delete(receipt["clearing"])
         return state["message_ids"]
 
     async def _persist(self, chat_key: str, session: Session, existed: bool, end: bool = False) -> None:
@@ -339,6 +349,8 @@ class Conversation:
 
     async def _route(self, turn: Turn) -> Reply:
         event = turn.event
+        if turn.session.mode is Mode.RECEIPT:
+            return await self._on_receipt(turn)
         if _pressed(event, ERASE) or _commanded(event, "forget"):
             self._follow_ups.close(turn.chat_key)
             return self._forget(turn)
@@ -390,8 +402,6 @@ class Conversation:
         return Reply(delete=list(turn.session.trace), messages=[Screen(gettext_for(turn.lang)(line))])
 
     def _forget(self, turn: Turn) -> Reply:
-        if turn.after_sending:  # the report is stored: say so, or the reporter may think it was deleted too
-            return self._clear(turn, SENT_KEPT, SENT_KEPT_DISCREET)
         if turn.session.draft is None:
             return self._clear(turn, N_("Forgotten: this conversation has been deleted."))
         return self._clear(turn, FORGOTTEN)
@@ -418,6 +428,29 @@ class Conversation:
     def _privacy(self, lang: str, with_start: bool) -> Screen:
         services = self.services
         return privacy_screen(lang, with_start, services.voice_pitch_shift, services.idle_minutes, services.discreet)
+
+    # ---- RECEIPT ------------------------------------------------------------------------------------------
+
+    async def _on_receipt(self, turn: Turn) -> Reply:
+        """Until the code is written down every event shows the receipt again (a second tap on Send, a message,
+        a redelivery after a crash); erasing the chat is the one way out besides the button."""
+        session, event, lang = turn.session, turn.event, turn.lang
+        receipt = session.receipt
+        leaving = _pressed(event, ERASE) or any(_commanded(event, name) for name in ("forget", "cancel"))
+        if leaving or receipt is None:
+            ids = await self._end_receipt(turn)
+            reply = self._clear(turn, SENT_KEPT, SENT_KEPT_DISCREET)  # the report is kept: say so
+            reply.delete[:0] = ids
+            return reply
+        state = await self.services.clearings.get(receipt["clearing"])
+        if state is not None:  # the reporter's own messages go with the receipt when it is cleared
+            state["message_ids"].extend(session.trace)
+            await self.services.clearings.save(receipt["clearing"], state)
+            session.trace = []
+        if isinstance(event, Press) and state is not None and state.get("shown"):
+            return Reply(toast=gettext_for(lang)(RECEIPT_SHOWN))
+        done = callbacks.receipt_done(receipt["clearing"])
+        return Reply(messages=[receipt_screen(receipt["code"], done, lang)], clearing=receipt["clearing"])
 
     # ---- LANGUAGE and WELCOME -------------------------------------------------------------------------------
 
@@ -613,16 +646,20 @@ class Conversation:
             flow_hash=services.flows.hash_of(flow),
         )
         clearing_id = random_id() if session.reach is not None else None
-        clearing = None
-        if clearing_id is not None:
-            due = (services.now() + RECEIPT_LIFETIME).isoformat()
-            state = {"reach": session.reach, "message_ids": session.trace, "lang": lang, "due": due}
-            clearing = (clearing_id, state)
-        await services.repository.submit_tip(turn.chat_key, tip, file_refs, session.bundle, clearing)
+        clearing = after = None
+        bundle = session.bundle
         session.drop_draft()
-        turn.end = True  # nothing keyed by the chat stays after sending: the receipt is held in memory
-        if clearing_id is not None:
-            self._receipts[turn.chat_key] = clearing_id
+        if clearing_id is None:  # `tipbot try`: no chat to clear, the receipt is printed once
+            turn.end = True
+        else:  # until the receipt is on screen (a send can fail) its clearing waits as long as a draft would
+            due = (services.now() + UNSHOWN_RECEIPT_LIFETIME).isoformat()
+            state = {"reach": session.reach, "message_ids": session.trace, "lang": lang, "due": due}
+            clearing = (clearing_id, state | {"chat": turn.chat_key})
+            session.receipt, session.mode = {"code": code, "clearing": clearing_id}, Mode.RECEIPT
+            session.trace, session.reach, session.last_screen, session.bundle = [], None, None, None
+            session.last_update = turn.update_id or session.last_update
+            after = session.to_json()
+        await services.repository.submit_tip(turn.chat_key, tip, file_refs, bundle, clearing, after, services.now())
         done = callbacks.receipt_done(clearing_id)
         sent = Screen(review.text + "\n\n" + _("✅ Sent."))
         return Reply(

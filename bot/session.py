@@ -20,9 +20,6 @@ MAX_TRACE = 1000
 
 
 class Mode(StrEnum):
-    """A receipt on screen is deliberately not a stored mode: after sending, nothing keyed by the chat is left
-    in the database (see `Conversation._receipts`), so a copy of the disk links no chat to a report."""
-
     LANGUAGE = "language"
     """No language chosen yet: every event gets the language picker."""
     WELCOME = "welcome"
@@ -31,6 +28,9 @@ class Mode(StrEnum):
     """Answering the questions of a flow (also an admin's preview of an uploaded one)."""
     IDENTIFIER = "identifier"
     """Before the review: a likely identifier was found in an answer; remove it or keep it."""
+    RECEIPT = "receipt"
+    """The report was sent: every event shows its receipt again until the reporter has written the code down
+    (or erases the chat). Stored with the tip, so neither a crash nor a failed send loses the code."""
     CODE_CHECK = "code_check"
     """Waiting for a receipt code."""
     FOLLOW_UP = "follow_up"
@@ -54,6 +54,9 @@ class Session:
     """In IDENTIFIER mode: the likely identifier found, with the question it is in."""
     kept: list[str] = field(default_factory=list)
     """Identifiers the reporter chose to keep, so they are not asked about again."""
+    receipt: dict[str, str] | None = None
+    """In RECEIPT mode: the code and the clearing that will delete the conversation with it. The only time a
+    row keyed by the chat holds something that leads to a tip; deleted once the code is written down."""
     trace: list[int] = field(default_factory=list)
     reach: int | None = None
     """How to reach the chat to clear it later (its id), kept only while there is something to clear."""
@@ -84,7 +87,7 @@ class Session:
         return self.bundle
 
     def worth_keeping(self) -> bool:
-        return bool(self.lang or self.draft or self.trace)
+        return bool(self.lang or self.draft or self.trace or self.receipt)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +97,7 @@ class Session:
             "preview": self.preview,
             "identifier": self.identifier,
             "kept": self.kept,
+            "receipt": self.receipt,
             "trace": self.trace[-MAX_TRACE:],
             "reach": self.reach,
             "active_at": self.active_at,
@@ -111,6 +115,7 @@ class Session:
             preview=bool(data.get("preview")),
             identifier=data.get("identifier"),
             kept=list(data.get("kept", [])),
+            receipt=data.get("receipt"),
             trace=list(data.get("trace", [])),
             reach=data.get("reach"),
             active_at=data.get("active_at"),

@@ -2,8 +2,8 @@
 reporter has written the code down, or a few minutes have passed.
 
 What it takes to reach the chat (its id, the messages to delete, the language of the last line, when to do
-it) is encrypted under a random id, so neither the chat's HMAC nor the tip leads to it, and the row is
-deleted as soon as the chat has been cleared.
+it) is encrypted under a random id, which only the conversation holding the receipt points to (until the code
+is written down); the tip does not lead to it, and the row is deleted as soon as the chat has been cleared.
 """
 
 from __future__ import annotations

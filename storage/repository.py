@@ -186,11 +186,14 @@ class Repository:
         file_refs: list[str],
         bundle: str | None = None,
         clearing: tuple[str, dict[str, Any]] | None = None,
+        after: dict[str, Any] | None = None,
+        now: datetime | None = None,
     ) -> str:
         """Store the tip and move its files out of the draft, all in one transaction; drop the draft (and the
-        rest of its bundle). `clearing` (a random id and what it takes to clear the chat, see
-        storage/clearings.py) is stored in the same transaction, so the chat is cleared later even if the bot
-        stops right after."""
+        rest of its bundle), or replace it by `after`, the conversation's state once the report is sent (which
+        holds the receipt until the reporter has written it down). `clearing` (a random id and what it takes to
+        clear the chat, see storage/clearings.py) is stored in the same transaction, so neither the receipt
+        nor the clearing of the chat is lost if the bot stops right after."""
         tip_id = random_id()
         bundle = bundle or draft_key
         async with self._sessions.begin() as session:
@@ -231,6 +234,10 @@ class Repository:
             await session.flush()
             await session.execute(delete(DraftFile).where(DraftFile.bundle == bundle))
             await session.execute(delete(Draft).where(Draft.key == draft_key))
+            if after is not None:
+                assert now is not None, "the state after sending expires like a draft: pass now"
+                blob = self._cipher.encrypt_json(after, b"draft:" + draft_key.encode())
+                session.add(Draft(key=draft_key, data=blob, touched_at=to_hour(now)))
             if clearing is not None:
                 add_clearing(session, self._cipher, *clearing)
         return tip_id

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from bot import callbacks, follow_up
-from bot.conversation import BEGIN, Command, Reply, Upload
+from bot.conversation import BEGIN, Command, Conversation, Reply, Upload
 from bot.flows import engine
 from bot.flows.engine import Press, Text, Unsupported, actions
 from bot.flows.model import QuestionType
@@ -255,42 +255,71 @@ async def test_the_receipt_says_what_the_code_is_for_and_stays_until_written_dow
     reply = await chat.send(Press(actions.CONFIRM))
     assert reply.submitted and reply.clearing
     receipt = reply.messages[0]
-    assert CODE.search(receipt.text)
+    code = CODE.search(receipt.text).group(0)
     assert "may write to you with questions or an answer" in receipt.text
     assert "any other Telegram account" in receipt.text and "2–3 days" in receipt.text
     assert receipt.buttons[0][0].action == f"{RECEIPT_DONE}:{reply.clearing}"
-    assert await chat.session() is None  # nothing keyed by the chat after sending: all is in the clearing
+    session = await chat.session()  # stored with the tip: a crash right now loses neither
+    assert session.mode is Mode.RECEIPT
+    assert session.receipt == {"code": code.replace(" ", ""), "clearing": reply.clearing}
+    assert session.draft is None and session.reach is None and session.trace == []  # all moved to the clearing
 
     await runtime.conversation.remember(chat.key, [2000], reply.clearing)
     written = await chat.send(Press(f"{RECEIPT_DONE}:{reply.clearing}"))
     assert texts(written) == _(CLEARED) and 2000 in written.delete and 1001 in written.delete
+    assert await chat.session() is None  # nothing of the chat is left once the code is written down
     assert await chat.send(Press(f"{RECEIPT_DONE}:{reply.clearing}")) == Reply()  # a second tap: nothing
 
 
-async def test_any_other_event_takes_the_receipt_away_and_is_then_handled(runtime):
+async def test_until_written_down_every_event_shows_the_same_receipt(runtime):
+    chat = Chat(runtime)
+    await chat.welcome()
+    await chat.reach_review()
+    first = await chat.send(Press(actions.CONFIRM))
+    code = CODE.search(first.messages[0].text).group(0)
+    again = await chat.send(Press(actions.CONFIRM))  # a second tap before the receipt reached the phone
+    assert not again.submitted and CODE.search(again.messages[0].text).group(0) == code
+    assert again.clearing == first.clearing  # its message is deleted with the rest
+    await runtime.conversation.remember(chat.key, [2000], first.clearing)
+    tapped = await chat.send(Press(actions.CONFIRM))  # once it is on screen, a tap only points at it
+    assert tapped.messages == [] and "Write down the receipt code above" in tapped.toast
+    typed = await chat.send(Text("did it work?"))
+    assert CODE.search(texts(typed)).group(0) == code and await chat.mode() is Mode.RECEIPT
+    assert await runtime.repository.count_tips() == 1
+    clearing = await runtime.conversation.services.clearings.get(first.clearing)
+    assert 1000 + chat.update in clearing["message_ids"]  # the reporter's message goes with the receipt
+
+
+async def test_a_receipt_survives_a_restart_and_a_redelivered_send(runtime):
     chat = Chat(runtime)
     await chat.welcome()
     await chat.reach_review()
     sent = await chat.send(Press(actions.CONFIRM))
-    await runtime.conversation.remember(chat.key, [2000], sent.clearing)
-    reply = await chat.send(Press(BEGIN))
-    assert 2000 in reply.delete and 1001 in reply.delete  # the receipt and the conversation before it
-    assert callbacks.language("en") in actions_of(reply)  # then it starts anew: nothing about the chat was kept
-    assert await runtime.conversation.services.clearings.get(sent.clearing) is None
+    code = CODE.search(sent.messages[0].text).group(0)
+    restarted = Conversation(runtime.conversation.services)  # the bot was killed before the reply went out
+    chat.runtime = type("Restarted", (), {"conversation": restarted, "repository": runtime.repository})()
+    chat.update -= 1  # Telegram delivers the same press again
+    redelivered = await chat.send(Press(actions.CONFIRM))
+    assert CODE.search(redelivered.messages[0].text).group(0) == code and not redelivered.submitted
+    assert await runtime.repository.count_tips() == 1
 
 
-async def test_the_receipt_timer_clears_the_chat_and_the_next_event_finds_nothing_to_delete(runtime):
+async def test_the_receipt_timer_waits_until_the_receipt_was_shown(runtime):
     chat = Chat(runtime)
     await chat.welcome()
     await chat.reach_review()
     sent = await chat.send(Press(actions.CONFIRM))
     conversation = runtime.conversation
-    assert [clearing for clearing, _c in await conversation.due_clearings()] == []
-    later = conversation.services.now() + timedelta(minutes=11)
-    object.__setattr__(conversation.services, "now", lambda: later)
+    now = conversation.services.now()
+    object.__setattr__(conversation.services, "now", lambda: now + timedelta(minutes=11))
+    assert await conversation.due_clearings() == []  # never reached the phone: kept for the reporter's return
+    object.__setattr__(conversation.services, "now", lambda: now)
+    await conversation.remember(chat.key, [2000], sent.clearing)
+    object.__setattr__(conversation.services, "now", lambda: now + timedelta(minutes=11))
     due = await conversation.due_clearings()
     assert [clearing for clearing, _c in due] == [sent.clearing] and due[0][1].reach == REACH
     await conversation.finish_clearing(sent.clearing)
+    assert await chat.session() is None
     reply = await chat.send(Command("help"))
     assert reply.delete == [] and "/start" in texts(reply)
 
@@ -306,7 +335,7 @@ async def test_forget_after_sending_says_the_report_is_kept(runtime):
     other = Chat(runtime, key="chat-2")
     await other.welcome()
     await other.send_report()
-    plain = await other.send(Command("forget"))
+    plain = await other.send(Press(ERASE))
     assert "The report you sent is kept" in texts(plain)
     nothing = await other.send(Command("forget"))
     assert texts(nothing) == _("Forgotten: this conversation has been deleted.")

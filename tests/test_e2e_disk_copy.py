@@ -75,6 +75,9 @@ async def test_a_copy_of_the_data_directory_after_sending_or_cancelling_links_no
         assert "HMAC (hex)" in found(during, runtime, sender.chat), "the search finds a draft in flight"
 
         await sender.press_and_wait(actions.CONFIRM, lambda m: RECEIPT_DONE in str(m.reply_markup))
+        receipt_shown = copy_data_dir(data_dir, tmp_path / "receipt")
+        assert "HMAC (hex)" in found(receipt_shown, runtime, sender.chat), "the receipt waits, keyed by the chat"
+        await sender.press_and_wait(RECEIPT_DONE, lambda m: m.text == "Chat tozalandi.")
         after_sending = copy_data_dir(data_dir, tmp_path / "sent")
         assert found(after_sending, runtime, sender.chat) == []
 
@@ -130,6 +133,7 @@ async def test_on_postgresql_deleted_drafts_leave_nothing_in_the_tables_pages_or
         await write_report(reporter)
         assert "HMAC (hex)" in found(await postgres_pages(runtime), runtime, reporter.chat), "the search works"
         await reporter.press_and_wait(actions.CONFIRM, lambda m: RECEIPT_DONE in str(m.reply_markup))
+        await reporter.press_and_wait(RECEIPT_DONE, lambda m: m.text == "Chat tozalandi.")
         await runtime.scrubber.settled()
         assert found(await postgres_pages(runtime), runtime, reporter.chat) == []
         async with runtime.engine.connect() as connection:
