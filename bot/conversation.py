@@ -57,6 +57,7 @@ RECEIPT_LIFETIME = timedelta(minutes=10)
 """The receipt is cleared from the chat this long after it was shown, if the reporter has not done it."""
 UNSHOWN_RECEIPT_LIFETIME = timedelta(hours=24)
 """A receipt that never reached the phone (Telegram failed) waits this long for the reporter to come back."""
+STEP_FAILED = N_("Sorry, that did not work. What you answered before is kept; here is where you were:")
 RECEIPT_SHOWN = N_("Your report has been sent. Write down the receipt code above, then press “I have written it down”.")
 
 
@@ -242,6 +243,34 @@ class Conversation:
             session.draft, session.mode = outcome.draft, Mode.QUESTIONNAIRE
             await self._persist(chat_key, session, existed=stored is not None)
             return Reply(messages=[render_step(flow, outcome.step, lang)])
+
+    async def recover(self, chat_key: str, preferred: str | None) -> Reply:
+        """After a step failed (an error, or Telegram never took the reply): an apology in the reporter's own
+        language and the screen they are on again. What they answered before is in the stored session."""
+        stored = await self.services.repository.load_draft(chat_key)
+        session = Session.from_json(stored, chat_key) if stored else Session()
+        lang = session.lang or fallback_language(preferred)
+        apology = Screen(gettext_for(lang)(STEP_FAILED))
+        receipt = session.receipt if session.mode is Mode.RECEIPT else None
+        return Reply(messages=[apology, *self._where(session, lang)], clearing=receipt and receipt["clearing"])
+
+    def _where(self, session: Session, lang: str) -> list[Screen]:
+        """The screen of the mode the conversation is in, drawn from the stored session alone."""
+        flow = self._flow_of(session)
+        if session.mode is Mode.RECEIPT and session.receipt is not None:
+            receipt = session.receipt
+            return [receipt_screen(receipt["code"], callbacks.receipt_done(receipt["clearing"]), lang)]
+        if session.mode is Mode.IDENTIFIER and flow is not None and session.identifier is not None:
+            return [identifier_screen(flow, session.identifier, lang)]
+        if session.mode is Mode.QUESTIONNAIRE and flow is not None and session.draft is not None:
+            return [render_step(flow, engine.view(flow, session.draft), lang)]
+        if session.mode is Mode.CODE_CHECK:
+            return [follow_up.ask_code_screen(lang)]
+        if session.mode is Mode.ANSWERING:
+            return [follow_up.answer_prompt(lang)]
+        if session.lang is None:
+            return [language_picker(None, has_draft=session.draft is not None)]
+        return [start_screen(lang)]
 
     async def remember(self, chat_key: str, message_ids: list[int], clearing: str | None = None) -> None:
         """Add the bot's messages just sent to the conversation's trace (or to the clearing that holds the

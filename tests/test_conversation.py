@@ -509,3 +509,27 @@ async def test_sessions_stored_before_modes_keep_their_meaning(runtime):
     assert await chat.mode() is Mode.CODE_CHECK
     reply = await chat.send(Text("1234"))
     assert _("That is not a receipt code: it has 16 digits, like 1234 5678 9012 3456.") in texts(reply)
+
+
+async def test_after_a_failed_step_the_apology_is_in_the_chosen_language_with_the_screen_again(runtime):
+    chat = Chat(runtime)
+    await chat.welcome("kk")
+    await chat.send(Press(BEGIN))
+    await chat.answer_current()  # the description
+    conversation = runtime.conversation
+    reply = await conversation.recover(chat.key, preferred="en")  # the phone says English; the reporter chose kk
+    apology, screen = reply.messages
+    assert apology.text == gettext_for("kk")(
+        "Sorry, that did not work. What you answered before is kept; here is where you were:"
+    )
+    assert actions.country("region", "UZ") in [button.action for row in screen.buttons for button in row]
+    assert (await chat.session()).draft.answers["description"]  # nothing answered was lost
+
+    await chat.answer_current()  # the region: the review
+    sent = await chat.send(Press(actions.CONFIRM))
+    again = await conversation.recover(chat.key, preferred="en")
+    assert again.clearing == sent.clearing  # its messages are cleared with the receipt
+    assert CODE.search(again.messages[1].text).group(0) == CODE.search(sent.messages[0].text).group(0)
+
+    stranger = await conversation.recover("never-seen", preferred="uz")
+    assert gettext_for("uz")("Choose your language") in stranger.messages[1].text
