@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import itertools
 import re
 from collections.abc import AsyncIterator
 
@@ -16,6 +17,7 @@ from bot.telegram.app import ALLOWED_UPDATES, build_application
 from .fakebotapi import FakeBotAPI, FakeUser, SentMessage
 
 STAFF_CHAT = -1001234567890
+_SETTLING = itertools.count(1)
 RECEIPT = re.compile(r"\b\d{4} \d{4} \d{4} \d{4}\b")
 
 
@@ -122,3 +124,25 @@ class Reporter:
 
 def asks(message: SentMessage, question_id: str) -> bool:
     return any(f":{question_id}:" in (button.get("callback_data") or "") for row in message.buttons() for button in row)
+
+
+def settling_press(api: FakeBotAPI, user: FakeUser, chat: dict) -> dict:
+    """A press on no button of the bot's, queued in `chat`: one chat's updates are handled in order, so once it
+    is answered every earlier update of the chat has been handled, also where the bot said nothing."""
+    return api.queue_update(
+        {
+            "callback_query": {
+                "id": f"settle-{next(_SETTLING)}",
+                "from": user.to_dict(),
+                "chat_instance": "1",
+                "data": "settle",
+                "message": {"message_id": 1, "date": 0, "chat": chat},
+            }
+        }
+    )
+
+
+async def handled_so_far(api: FakeBotAPI, user: FakeUser, chat: dict) -> None:
+    """Wait until the bot has handled every update of `chat` sent so far (see settling_press)."""
+    press = settling_press(api, user, chat)
+    await api.wait_until(lambda: api.callback_answer(press) is not None)

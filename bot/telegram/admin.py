@@ -1,15 +1,14 @@
 """Admin handlers: questionnaire files sent to the bot, /flows, /staff. Every handler is `@admin_only` (an
 admin, from TIPBOT_ADMIN_IDS or added by an admin, in a private chat; see authorisation.py): anyone else is
 answered as a reporter would be, so a stranger sending a flow file gets the neutral answer and nothing
-changes."""
+changes. Files and commands are read from new messages only: an edited message would run again."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
@@ -35,7 +34,7 @@ FLOW_FILES = (
 
 
 def register(application: Application) -> None:
-    private = filters.ChatType.PRIVATE
+    private = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE
     application.add_handler(MessageHandler(private & FLOW_FILES, on_flow_file), GROUP)
     application.add_handler(CommandHandler("flows", on_flows, filters=private), GROUP)
     application.add_handler(CommandHandler("staff", on_staff, filters=private), GROUP)
@@ -58,7 +57,11 @@ async def on_flow_file(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     document = message.document
     lang = await admin_language(runtime)
     _ = gettext_for(lang)
-    data = bytes(await (await document.get_file()).download_as_bytearray())
+    try:
+        data = bytes(await (await document.get_file()).download_as_bytearray())
+    except BadRequest:  # Telegram cannot give it (too big for bots, or gone)
+        await message.reply_text(_("This file could not be read. Please try another one."))
+        return
     try:
         upload = await asyncio.to_thread(read_flow_file, document.file_name or "flow.yaml", data)
     except FlowError as error:
@@ -123,14 +126,16 @@ async def on_flow_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         _pending(context).pop(token, None)
         if kind == "discard":
             await runtime.repository.audit(user.id, f"flow-discard:{upload.flow.id}", None, runtime.now())
-            await query.edit_message_text(_("Discarded: nothing was changed."))
+            await _show(update, context, _("Discarded: nothing was changed."))
         else:
             audit = AuditRecord(user.id, f"flow-publish:{upload.flow.id}", None, runtime.now())
             flow = await admin.publish(upload, audit=audit)
-            await query.edit_message_text(
+            await _show(
+                update,
+                context,
                 _(
                     "Published: {id} version {version}. Reports already begun finish on the version they started with."
-                ).format(id=flow.id, version=flow.version)
+                ).format(id=flow.id, version=flow.version),
             )
         await query.answer()
         return
@@ -145,9 +150,24 @@ async def on_flow_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     elif kind == "on":
         await admin.activate(flow_id, int(version), audit)
     text, buttons = flows_overview(runtime, lang)
-    with contextlib.suppress(BadRequest):  # "message is not modified": the press changed nothing
-        await query.edit_message_text(text, reply_markup=buttons)
+    await _show(update, context, text, buttons)
     await query.answer()
+
+
+async def _show(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, buttons: InlineKeyboardMarkup | None = None
+) -> None:
+    """The outcome of a press, in place of the pressed message; below it when that one cannot be edited
+    (deleted, or too old)."""
+    query = update.callback_query
+    if isinstance(query.message, Message):  # otherwise Telegram no longer gives the bot that message
+        try:
+            await query.edit_message_text(text, reply_markup=buttons)
+            return
+        except BadRequest as error:
+            if "not modified" in str(error).lower():  # the press changed nothing
+                return
+    await context.bot.send_message(update.effective_chat.id, text, reply_markup=buttons)
 
 
 def flows_overview(runtime: Runtime, lang: str) -> tuple[str, InlineKeyboardMarkup]:

@@ -4,8 +4,13 @@ Asked on every call (admins add staff chats and admins at run time). These handl
 the reporter's: for someone allowed, the handler runs and the update goes no further. For anyone else nothing
 happens here. In a private chat the update goes on to the reporter's handlers, so a stranger is answered
 exactly as any reporter would be (a command they may not use gets the help; /status checks a receipt code; a
-file is one more upload); in other chats a command gets the same neutral help and a button press a bare
-answer, so that no spinner stays.
+file is one more upload). In a group, supergroup or channel that is not a staff chat the bot says nothing at
+all: any answer there would tell the whole group that the bot is there and what it is for. A button press
+there gets a bare answer, so that no spinner stays.
+
+The bot does not leave such chats. Admins add it to a new staff group before they list the group (in
+TIPBOT_STAFF_CHAT_IDS or with /staff), and a member trying a command in between would make it leave a group
+it was just added to; leaving is itself a notice in the group. Silent, it tells nobody anything.
 """
 
 from __future__ import annotations
@@ -16,9 +21,7 @@ from collections.abc import Awaitable, Callable
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from ..i18n import match_language
 from ..runtime import Runtime
-from ..screens import help_screen
 from .runtime_access import runtime_of
 
 GROUP = -1
@@ -28,13 +31,14 @@ Check = Callable[[Runtime, Update], Awaitable[bool]]
 
 
 async def is_staff(runtime: Runtime, update: Update) -> bool:
-    """A staff chat, or an admin in a private chat."""
+    """Someone in a staff chat, or an admin in a private chat. A post without a sender (a channel's) is no
+    one's: every staff action is audited under who took it."""
     chat, user = update.effective_chat, update.effective_user
-    if chat is None:
+    if chat is None or user is None:
         return False
     if chat.id in await runtime.staff_chat_ids():
         return True
-    return user is not None and chat.type == chat.PRIVATE and await runtime.is_admin(user.id)
+    return chat.type == chat.PRIVATE and await runtime.is_admin(user.id)
 
 
 async def is_admin(runtime: Runtime, update: Update) -> bool:
@@ -62,19 +66,16 @@ def _guarded(handler: Handler, allowed: Check) -> Handler:
         if await allowed(runtime_of(context), update):
             await handler(update, context)
             raise ApplicationHandlerStop
-        await _refuse(update, context)
+        await _refuse(update)
 
     guarded.allowed_by = allowed  # type: ignore[attr-defined]
     return guarded
 
 
-async def _refuse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query, chat, user = update.callback_query, update.effective_chat, update.effective_user
-    if query is None and (chat is None or chat.type == chat.PRIVATE):
+async def _refuse(update: Update) -> None:
+    query, chat = update.callback_query, update.effective_chat
+    if query is None and chat is not None and chat.type == chat.PRIVATE:
         return  # the reporter's handlers take it, as from anyone
     if query is not None:
         await query.answer()
-    else:
-        lang = match_language(user.language_code if user else None) or "ru"
-        await context.bot.send_message(chat.id, help_screen(lang, runtime_of(context).settings.discreet).text)
     raise ApplicationHandlerStop

@@ -10,7 +10,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from telegram import Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
@@ -19,6 +19,7 @@ from ..conversation import ChatClearing, Command, Event, Reply, Upload
 from ..digest.jobs import send_notices
 from ..flows.engine import Press, Text, Unsupported
 from ..i18n import gettext_for, match_language
+from ..privacy.clean import SanitizeError
 from ..render import Screen
 from ..screens import CLEARED, REPORTER_COMMANDS
 from .keyboards import markup
@@ -42,8 +43,10 @@ def register(application: Application) -> None:
 
 
 async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A new message or a press in a private chat. Edits are not answers (an edited message would be taken
+    twice) and a business account's chats are not the bot's: they are left alone, as are other chats."""
     chat = update.effective_chat
-    if chat is None or chat.type != chat.PRIVATE:
+    if chat is None or chat.type != chat.PRIVATE or (update.message is None and update.callback_query is None):
         if update.callback_query:
             await update.callback_query.answer()
         return
@@ -119,7 +122,10 @@ def to_event(update: Update) -> Event:
 
 def _fetcher(message: Message, file_id: str):
     async def fetch() -> bytes:
-        telegram_file = await message.get_bot().get_file(file_id)
+        try:
+            telegram_file = await message.get_bot().get_file(file_id)
+        except BadRequest as error:  # too big for a bot to download, or no longer there
+            raise SanitizeError("too_large" if "too big" in str(error).lower() else "malformed") from error
         return bytes(await telegram_file.download_as_bytearray())
 
     return fetch
@@ -127,18 +133,16 @@ def _fetcher(message: Message, file_id: str):
 
 async def deliver(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: Reply) -> list[int]:
     """Edit the pressed message, delete what should go, send new messages, and only then answer the
-    button press. Returns the ids of the messages sent."""
+    button press. Returns the ids of the messages sent. When the pressed message cannot be edited and
+    nothing else is to be sent, its new content comes as a new message: it is the next step."""
     query = update.callback_query
     chat = update.effective_chat
     assert chat is not None
     sent: list[int] = []
     try:
-        if query is not None and reply.edit is not None and query.message is not None:
-            try:
-                await query.edit_message_text(reply.edit.text, reply_markup=markup(reply.edit))
-            except BadRequest as error:
-                if "not modified" not in str(error).lower():
-                    raise
+        edited = query is None or reply.edit is None or await _edit_pressed(query, reply.edit)
+        if not edited and not reply.messages:
+            reply.messages.append(reply.edit)
         await _delete(context, chat.id, reply.delete)
         if reply.rewrite is not None and not await _rewrite(context, chat.id, *reply.rewrite):
             reply.messages.append(reply.rewrite[1])
@@ -149,6 +153,20 @@ async def deliver(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: Rep
         if query is not None:
             await query.answer(reply.toast)
     return sent
+
+
+async def _edit_pressed(query: CallbackQuery, screen: Screen) -> bool:
+    """False if the pressed message could not be edited: deleted, too old for the bot, or Telegram failed."""
+    if not isinstance(query.message, Message):
+        return False
+    try:
+        await query.edit_message_text(screen.text, reply_markup=markup(screen))
+    except BadRequest as error:
+        return "not modified" in str(error).lower()
+    except TelegramError as error:
+        log.warning("a pressed message could not be edited (%s)", type(error).__name__)
+        return False
+    return True
 
 
 async def _rewrite(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int, screen: Screen) -> bool:

@@ -1,12 +1,16 @@
 """Staff commands in staff chats (and from admins in a private chat). Every handler is `@staff_only`
-(see authorisation.py): anyone else is answered as a reporter would be, and nothing changes."""
+(see authorisation.py): anyone else is answered as a reporter would be, and nothing changes.
+
+Commands are read from new messages only: an edited message would run its command again, and a channel post
+has no sender to audit."""
 
 from __future__ import annotations
 
 import logging
 import re
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from storage.repository import AuditRecord
@@ -31,8 +35,11 @@ OWN_REPORT_CHECK = filters.ChatType.PRIVATE & filters.Regex(re.compile(r"^/statu
 
 
 def register(application: Application) -> None:
-    application.add_handler(CommandHandler(STAFF_COMMANDS, on_staff_command, filters=~OWN_REPORT_CHECK), GROUP)
-    application.add_handler(CommandHandler("language", on_staff_language, filters=~filters.ChatType.PRIVATE), GROUP)
+    new = filters.UpdateType.MESSAGE
+    application.add_handler(CommandHandler(STAFF_COMMANDS, on_staff_command, filters=new & ~OWN_REPORT_CHECK), GROUP)
+    application.add_handler(
+        CommandHandler("language", on_staff_language, filters=new & ~filters.ChatType.PRIVATE), GROUP
+    )
     application.add_handler(CallbackQueryHandler(on_staff_language_choice, pattern=callbacks.STAFF), GROUP)
 
 
@@ -131,5 +138,9 @@ async def on_staff_language_choice(update: Update, context: ContextTypes.DEFAULT
     audit = AuditRecord(update.effective_user.id, f"language:{lang}", None, runtime.now())
     await runtime.records.set_staff_language(chat.id, lang, audit)
     _ = gettext_for(lang)
-    await query.edit_message_text(_("This chat now gets digests in {language}.").format(language=LANGUAGE_NAMES[lang]))
-    await query.answer()
+    chosen = _("This chat now gets digests in {language}.").format(language=LANGUAGE_NAMES[lang])
+    try:  # an inaccessible message is a menu Telegram no longer gives the bot
+        shown = isinstance(query.message, Message) and bool(await query.edit_message_text(chosen))
+    except BadRequest:  # the menu is gone or too old to edit
+        shown = False
+    await query.answer(None if shown else chosen)  # without the menu, the answer says what was chosen
