@@ -23,6 +23,7 @@ from ..privacy.clean import SanitizeError
 from ..render import Screen
 from ..screens import CLEARED, REPORTER_COMMANDS
 from .keyboards import markup
+from .retries import retried
 from .runtime_access import runtime_of
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,15 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message_id = update.message.message_id if update.message else None
     user = update.effective_user
     preferred = match_language(user.language_code if user else None)
-    reply = await runtime.conversation.handle(chat_key, event, update.update_id, message_id, preferred, chat.id)
-    sent = await deliver(update, context, reply)
+    try:
+        reply = await runtime.conversation.handle(chat_key, event, update.update_id, message_id, preferred, chat.id)
+        sent = await deliver(update, context, reply)
+    except Exception as error:
+        # What was answered before is stored: the reporter gets an apology in their language and where they are.
+        # If even that cannot be done (the database is down), the error handler says so in the phone's language.
+        log.error("a reporter's step failed: %s", type(error).__name__, exc_info=error)
+        reply = await runtime.conversation.recover(chat_key, preferred)
+        sent = await deliver(update, context, reply)
     await runtime.conversation.remember(chat_key, sent, reply.clearing)
     if reply.notify_staff and context.application.running:  # otherwise the next digest run posts it
         context.application.create_task(send_notices(runtime, context.bot), name="staff-notices")
@@ -147,12 +155,24 @@ async def deliver(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: Rep
         if reply.rewrite is not None and not await _rewrite(context, chat.id, *reply.rewrite):
             reply.messages.append(reply.rewrite[1])
         for screen in reply.messages:
-            message = await context.bot.send_message(chat.id, screen.text, reply_markup=markup(screen))
+            message = await retried(
+                lambda screen=screen: context.bot.send_message(chat.id, screen.text, reply_markup=markup(screen)),
+                "sending a message to a reporter",
+            )
             sent.append(message.message_id)
     finally:
         if query is not None:
-            await query.answer(reply.toast)
+            await _answer(query, reply.toast)
     return sent
+
+
+async def _answer(query: CallbackQuery, toast: str | None) -> None:
+    """Every press is answered, so no spinner stays; a press Telegram no longer knows (answered already, or
+    older than it allows, as after a restart) needs no answer."""
+    try:
+        await retried(lambda: query.answer(toast), "answering a press")
+    except BadRequest as error:
+        log.info("a press could not be answered (%s)", type(error).__name__)
 
 
 async def _edit_pressed(query: CallbackQuery, screen: Screen) -> bool:
@@ -160,7 +180,7 @@ async def _edit_pressed(query: CallbackQuery, screen: Screen) -> bool:
     if not isinstance(query.message, Message):
         return False
     try:
-        await query.edit_message_text(screen.text, reply_markup=markup(screen))
+        await retried(lambda: query.edit_message_text(screen.text, reply_markup=markup(screen)), "editing a message")
     except BadRequest as error:
         return "not modified" in str(error).lower()
     except TelegramError as error:
@@ -172,7 +192,10 @@ async def _edit_pressed(query: CallbackQuery, screen: Screen) -> bool:
 async def _rewrite(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int, screen: Screen) -> bool:
     """Update one of the bot's earlier messages; False if it is gone (then it is sent as a new one)."""
     try:
-        await context.bot.edit_message_text(screen.text, chat_id, message_id, reply_markup=markup(screen))
+        await retried(
+            lambda: context.bot.edit_message_text(screen.text, chat_id, message_id, reply_markup=markup(screen)),
+            "updating a message",
+        )
     except BadRequest as error:
         return "not modified" in str(error).lower()
     return True
