@@ -1,30 +1,178 @@
-"""Engines, sessions and schema upgrades for SQLite (default) and PostgreSQL."""
+"""Engines, sessions and schema upgrades for SQLite (default) and PostgreSQL.
+
+Every wait on the database is bounded, so an outage becomes a clear "try again in a minute" within a few
+seconds instead of silence, and the bot recovers by itself once the database is back. A silent partition
+(packets dropped, nothing closed) is the hard case, which only time-outs notice: a pooled connection is checked
+with a short ping before each use (pool_pre_ping), a new one must be ready within CONNECT_TIMEOUT, and a
+statement already running when the server went silent ends after COMMAND_TIMEOUT.
+"""
 
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
+CONNECT_TIMEOUT = 5.0
+"""Seconds to open a PostgreSQL connection (TCP, TLS, start-up and authentication take well under a second on
+a working network). Without it a connection into a silent partition waits until the operating system gives up,
+minutes later."""
+PING_TIMEOUT = 3.0
+"""Seconds the small query that checks a pooled connection before use may take. A server that does not answer
+it is unreachable: the update fails now, with the clear message, rather than after COMMAND_TIMEOUT (which
+the dialect's own ping would wait)."""
+CLOSE_TIMEOUT = 1.0
+"""Seconds to take leave of the server when a connection is closed (it takes a round trip); then the connection
+is dropped. The driver would wait COMMAND_TIMEOUT for each pooled connection of a stopping bot cut off from
+its database."""
+STATEMENT_TIMEOUT = 15.0
+"""Seconds a statement may run on the PostgreSQL server (`statement_timeout`) before the server cancels it: a
+reporter behind a stuck lock or an overloaded server gets the clear message instead of silence. The longest
+legitimate statements take a few seconds at most: the digest reads 10,000 tips with 1,000 photos in under 2
+seconds on two cores, marks them in 1.5, a night's retention deletes 5,000 in 0.2; moving a 50 MB report's
+files into its tip and the scrubber's VACUUM are quicker. Migrations run without it (`long_work`)."""
+COMMAND_TIMEOUT = STATEMENT_TIMEOUT + 5
+"""Seconds the bot waits for any answer from PostgreSQL (asyncpg's `command_timeout`). Longer than the
+statement time-out, so a reachable server always cancels first with a clear error; this one ends the wait on a
+server that went silent while a statement was running (the updates arriving after that see PING_TIMEOUT)."""
+IDLE_IN_TRANSACTION_TIMEOUT = 60.0
+"""Seconds the server keeps a session that sits in an open transaction without a statement. The bot never
+waits on anything else inside a transaction, so this means the bot's end vanished (a partition, a killed
+process): its locks are released instead of blocking every reporter until TCP gives up."""
+SERVER_KEEPALIVES = {"tcp_keepalives_idle": "60", "tcp_keepalives_interval": "10", "tcp_keepalives_count": "6"}
+"""The server probes a connection after a minute of silence and drops it after six unanswered probes, so the
+sessions of a bot cut off by a partition do not hold connection slots for hours."""
+POOL_TIMEOUT = 10.0
+"""Seconds an update waits for a free pooled connection while all are in use, then it fails with the clear
+message (SQLAlchemy's default, 30, is a long silence for a reporter)."""
+SQLITE_BUSY_TIMEOUT = 15.0
+"""Seconds an SQLite statement waits while another connection writes (SQLite has one writer at a time).
+Reporters' writes, checkpoints of the write-ahead log and retention queue behind each other under load; such
+short waits must not fail with "database is locked" (Python's default is 5)."""
 
-def create_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(url, hide_parameters=True)  # values never reach error texts or logs
-    if engine.dialect.name == "sqlite":
+UNAVAILABLE_SQLSTATES = ("08", "53", "57", "55P03", "25P03")
+"""PostgreSQL error classes and codes that mean "not now" rather than a mistake in the bot: connection
+exceptions, insufficient resources (a full disk, too many connections), operator intervention (a statement
+time-out, a shutdown, a server still starting), a lock time-out, the idle-in-transaction time-out."""
+SQLITE_UNAVAILABLE = {5, 6, 7, 10, 13, 14}
+"""SQLite's primary result codes for the same: busy, locked, out of memory, I/O error, disk full, cannot open."""
+DRIVER_MODULES = ("sqlalchemy.", "asyncpg.", "aiosqlite.")
+
+
+def create_engine(url: str | URL, long_work: bool = False) -> AsyncEngine:
+    """Statement values never reach error texts or logs (hide_parameters). `long_work` (PostgreSQL) is for
+    migrations, whose statements may run for minutes: no statement or command time-out, and no pool."""
+    url = make_url(url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_async_engine(url, hide_parameters=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
         _prepare_sqlite_file(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    asyncpg = url.get_driver_name() == "asyncpg"
+    connect_args = _asyncpg_arguments(long_work) if asyncpg else {}
+    if long_work:
+        return create_async_engine(url, hide_parameters=True, poolclass=NullPool, connect_args=connect_args)
+    engine = create_async_engine(
+        url,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        pool_timeout=POOL_TIMEOUT,
+        connect_args=connect_args,
+    )
+    if asyncpg:  # the driver's own ping and close wait as long as a statement may
+        engine.sync_engine.dialect.do_ping = _ping_briefly  # type: ignore[method-assign]
+        engine.sync_engine.dialect.do_close = _close_briefly  # type: ignore[method-assign]
     return engine
 
 
-def _prepare_sqlite_file(url: str) -> None:
+def _asyncpg_arguments(long_work: bool) -> dict:
+    if long_work:
+        return {"timeout": CONNECT_TIMEOUT, "server_settings": dict(SERVER_KEEPALIVES)}
+    settings = {
+        "statement_timeout": _milliseconds(STATEMENT_TIMEOUT),
+        "idle_in_transaction_session_timeout": _milliseconds(IDLE_IN_TRANSACTION_TIMEOUT),
+        **SERVER_KEEPALIVES,
+    }
+    return {"timeout": CONNECT_TIMEOUT, "command_timeout": COMMAND_TIMEOUT, "server_settings": settings}
+
+
+def _milliseconds(seconds: float) -> str:
+    return str(int(seconds * 1000))
+
+
+def _ping_briefly(dbapi_connection) -> bool:
+    """pool_pre_ping's check within PING_TIMEOUT. A connection that does not answer is dropped at once (a
+    polite close would wait on the silence too) and the error ends the update; one the server closed reports
+    False, so the pool opens a new one in its place."""
+    driver = dbapi_connection.driver_connection
+    try:
+        dbapi_connection.run_async(lambda connection: connection.execute("SELECT 1", timeout=PING_TIMEOUT))
+    except TimeoutError:
+        driver.terminate()
+        raise
+    except Exception:
+        if driver.is_closed():
+            return False
+        raise
+    return True
+
+
+def _close_briefly(dbapi_connection) -> None:
+    try:
+        dbapi_connection.run_async(lambda connection: connection.close(timeout=CLOSE_TIMEOUT))
+    except Exception:  # a silent server, or a connection already broken: nothing more to say to it
+        dbapi_connection.driver_connection.terminate()
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error`, or what caused it, means the database could not be reached or did not answer in time
+    (an outage, a full disk, a lock held too long) rather than a mistake in the bot: then asking to try again
+    in a minute is the right answer."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if _unavailable(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _unavailable(error: BaseException) -> bool:
+    if isinstance(error, (exc.TimeoutError, exc.DisconnectionError)):  # no free pooled connection in time
+        return True
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        sqlstate = getattr(error.orig, "sqlstate", None)
+        if sqlstate:
+            return sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+        code = getattr(error.orig, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in SQLITE_UNAVAILABLE
+    if isinstance(error, OSError) or type(error).__module__.startswith("asyncpg"):
+        return _raised_by_driver(error)  # asyncpg's time-outs, refused connections and closed ones come raw
+    return False
+
+
+def _raised_by_driver(error: BaseException) -> bool:
+    return any(
+        frame.f_globals.get("__name__", "").startswith(DRIVER_MODULES)
+        for frame, _line in traceback.walk_tb(error.__traceback__)
+    )
+
+
+def _prepare_sqlite_file(url: URL) -> None:
     """A new folder for the database (the data dir by default, beside the secret key) is for the bot's user
     alone, mode 0700 whatever the umask; an existing folder is left as it is."""
-    path = url.split("///", 1)[-1]
+    path = url.database
     if path and path != ":memory:":
         folder = Path(path).parent
         try:
@@ -54,12 +202,18 @@ def alembic_config() -> Config:
 
 
 async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest migration (run at start and by `tipbot db upgrade`)."""
+    """Bring the schema to the newest migration (run at start and by `tipbot db upgrade`), on a connection of
+    its own without the statement time-outs: a migration over a large table may rightly take minutes."""
 
     def run(connection: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
-    async with engine.begin() as connection:
-        await connection.run_sync(run)
+    migrating = engine if engine.dialect.name == "sqlite" else create_engine(engine.url, long_work=True)
+    try:
+        async with migrating.begin() as connection:
+            await connection.run_sync(run)
+    finally:
+        if migrating is not engine:
+            await migrating.dispose()

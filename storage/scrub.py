@@ -22,6 +22,8 @@ import logging
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .database import SQLITE_BUSY_TIMEOUT
+
 log = logging.getLogger(__name__)
 REWRITTEN = ("drafts", "clearings", "code_attempts")
 """PostgreSQL tables whose rows hold a chat's HMAC or how to reach a chat: rewritten after endings."""
@@ -29,6 +31,14 @@ VACUUMED = ("draft_files",)
 PAUSE = 0.1
 PG_INTERVAL = 2.0
 """Seconds between two rewrites on PostgreSQL; endings in between share the next one."""
+CHECKPOINT_WAIT = 5.0
+"""Seconds an SQLite checkpoint waits for readers of old pages. A waiting checkpoint holds back every writer,
+so it gives up sooner than a reporter's write would (SQLITE_BUSY_TIMEOUT) and is tried again in the
+background."""
+REWRITE_LOCK_WAIT = 2.0
+"""Seconds VACUUM FULL may wait for its exclusive lock on PostgreSQL (`lock_timeout`): every reporter's
+statement on the table queues behind a waiting VACUUM FULL, so it gives up and is tried again later instead.
+The rewrite itself runs under the engine's statement time-out, which small tables fit many times over."""
 
 
 class Scrubber:
@@ -80,16 +90,24 @@ class Scrubber:
             await asyncio.sleep(PAUSE if self._sqlite else PG_INTERVAL)
 
     async def _checkpoint(self) -> bool:
-        """One try (SQLite waits for its busy timeout); False while readers still need old pages."""
+        """One try, waiting at most CHECKPOINT_WAIT; False while readers still need old pages."""
         async with self._engine.connect() as connection:
-            busy, _log, _done = (await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+            await connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(CHECKPOINT_WAIT * 1000)}")
+            try:
+                busy, _log, _done = (await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+            finally:
+                await connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT * 1000)}")
         return not busy
 
     async def _rewrite(self) -> bool:
         autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         async with autocommit.connect() as connection:
-            for table in REWRITTEN:
-                await connection.execute(text(f"VACUUM FULL {table}"))
+            await connection.execute(text(f"SET lock_timeout = {int(REWRITE_LOCK_WAIT * 1000)}"))
+            try:
+                for table in REWRITTEN:
+                    await connection.execute(text(f"VACUUM FULL {table}"))
+            finally:
+                await connection.execute(text("RESET lock_timeout"))
             for table in VACUUMED:
                 await connection.execute(text(f"VACUUM {table}"))
         return True

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import time, timedelta
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationHandlerStop, ContextTypes
+
+from storage.database import database_unavailable
 
 from ..config import Settings
 from ..digest.jobs import digest_missed, run_digest, run_retention, send_notices
-from ..i18n import gettext_for, match_language
+from ..i18n import N_, gettext_for, match_language
 from ..runtime import Runtime
+from ..screens import fallback_language
 from . import admin, reporter, staff
 from .fairness import FairUpdateProcessor
 from .profile import publish_profile
 from .runtime_access import KEY, attach, runtime_in, runtime_of
 
 log = logging.getLogger(__name__)
+Job = Callable[[ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 RETENTION_TIME = time(3, 30)
 DIGEST_RETRY = timedelta(minutes=2)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
@@ -25,6 +32,16 @@ CONCURRENT_UPDATES = 32
 PER_CHAT = 1
 """Updates of one chat run one at a time, in order; the others of that chat wait without taking a slot."""
 COUNTERS_EVERY = timedelta(minutes=1)
+OUTAGE_RETRY = timedelta(minutes=1)
+"""When the digest, the catch-up at start or retention met a database outage, they are tried again this much
+later."""
+UNAVAILABLE = N_(
+    "Sorry, I cannot save anything right now. Please give your last answer again in a minute: everything you "
+    "answered before is kept."
+)
+"""To a reporter when the database is down or does not answer: in the language Telegram reports, as the one
+they chose is stored in the database."""
+STAFF_UNAVAILABLE = N_("The database is not answering right now. Please try again in a minute.")
 
 
 def build_application(settings: Settings, runtime: Runtime | None = None) -> Application:
@@ -79,6 +96,26 @@ def schedule_jobs(application: Application, settings: Settings) -> None:
     reporter.schedule_clearing(application)
 
 
+def _again_after_outage(job: Job) -> Job:
+    """A job that runs once, or once a day, is tried again in OUTAGE_RETRY when the database is unavailable,
+    rather than a day later or never (the repeating ones just run at their next time)."""
+
+    @functools.wraps(job)
+    async def run(context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await job(context)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            assert context.job_queue is not None and context.job is not None
+            name, cause = context.job.name, type(error).__name__
+            log.warning("scheduled job %s: the database is unavailable (%s); again in %s", name, cause, OUTAGE_RETRY)
+            context.job_queue.run_once(run, when=OUTAGE_RETRY, name=name)
+
+    return run
+
+
+@_again_after_outage
 async def _digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     report = await run_digest(runtime_of(context), context.bot)
     if report.failed_chats:
@@ -87,6 +124,7 @@ async def _digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         context.job_queue.run_once(_digest_job, when=DIGEST_RETRY, name="digest-retry")
 
 
+@_again_after_outage
 async def _catch_up_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     runtime = runtime_of(context)
     await send_notices(runtime, context.bot)
@@ -95,6 +133,7 @@ async def _catch_up_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         await _digest_job(context)
 
 
+@_again_after_outage
 async def _retention_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     removed = await run_retention(runtime_of(context))
     if removed:
@@ -113,13 +152,53 @@ async def _expire_counters_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure without the update: it holds the reporter's identifiers and words. The update goes no
-    further: a staff or admin command that failed is not then handled again as a reporter's."""
+    further: a staff or admin command that failed is not then handled again as a reporter's.
+
+    A database outage is expected, not a bug: one warning line without a traceback, and whoever is waiting
+    is told to try again in a minute (scheduled jobs run again at their next time, see _again_after_outage)."""
     error = context.error
-    log.error("handling an update failed: %s", type(error).__name__, exc_info=error)
-    if isinstance(update, Update) and update.effective_chat and update.effective_chat.type == "private":
-        user = update.effective_user
-        _ = gettext_for(match_language(user.language_code if user else None) or "ru")
-        await context.bot.send_message(
-            update.effective_chat.id, _("Sorry, something went wrong. Please try again in a moment.")
-        )
+    assert error is not None
+    unavailable = database_unavailable(error)
+    if not isinstance(update, Update):
+        _log_background_failure(context, error, unavailable)
+        return
+    if unavailable:
+        log.warning("handling an update failed: the database is unavailable (%s)", type(error).__name__)
+        await _tell_unavailable(update, context)
+    else:
+        log.error("handling an update failed: %s", type(error).__name__, exc_info=error)
+        if update.effective_chat and update.effective_chat.type == "private":
+            user = update.effective_user
+            _ = gettext_for(match_language(user.language_code if user else None) or "ru")
+            await context.bot.send_message(
+                update.effective_chat.id, _("Sorry, something went wrong. Please try again in a moment.")
+            )
     raise ApplicationHandlerStop
+
+
+def _log_background_failure(context: ContextTypes.DEFAULT_TYPE, error: Exception, unavailable: bool) -> None:
+    what = f"scheduled job {context.job.name}" if context.job else "a background task"
+    if unavailable:
+        log.warning("%s failed: the database is unavailable (%s)", what, type(error).__name__)
+    else:
+        log.error("%s failed: %s", what, type(error).__name__, exc_info=error)
+
+
+async def _tell_unavailable(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A reporter hears it in the language Telegram reports (the one they chose cannot be read now); a staff
+    chat named in the settings in the staff language. Other groups hear nothing: whether one was made a staff
+    chat with /staff is in the database, and a word in a stranger's group would tell it what the bot is for."""
+    chat, user, query = update.effective_chat, update.effective_user, update.callback_query
+    settings = runtime_of(context).settings
+    text = None
+    if chat is not None and chat.type == chat.PRIVATE:
+        text = gettext_for(fallback_language(match_language(user.language_code if user else None)))(UNAVAILABLE)
+    elif chat is not None and chat.id in settings.staff_chat_ids:
+        text = gettext_for(settings.staff_language)(STAFF_UNAVAILABLE)
+    try:
+        if query is not None:
+            await query.answer()
+        if chat is not None and text is not None:
+            await context.bot.send_message(chat.id, text)
+    except TelegramError as sending:
+        log.warning("could not say that the database is unavailable (%s)", type(sending).__name__)
