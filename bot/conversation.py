@@ -100,6 +100,9 @@ class Reply:
     messages sent now belong."""
     notify_staff: bool = False
     """Something staff should see at once: an urgent report or a reporter's answer."""
+    ended: bool = False
+    """The conversation's stored rows were deleted or replaced (it ended, or the report was sent), and the
+    database's files scrubbed of them: whatever else recorded this event must go the same way."""
 
 
 class KeyedLocks:
@@ -230,6 +233,7 @@ class Conversation:
                 await self.services.repository.delete_draft_files(session.bundle)
             if turn.end or reply.submitted:
                 await self.services.scrub()
+                reply.ended = True
             return reply
 
     async def start_preview(self, chat_key: str, flow: Flow, lang: str) -> Reply:
@@ -355,7 +359,7 @@ class Conversation:
             ids = [*ids, *session.trace]
             await self.services.repository.delete_draft(chat_key, session.bundle)
         await self.services.scrub()
-        return Reply(delete=ids, messages=[Screen(gettext_for(state["lang"])(CLEARED))])
+        return Reply(delete=ids, messages=[Screen(gettext_for(state["lang"])(CLEARED))], ended=True)
 
     async def _end_receipt(self, turn: Turn) -> list[int]:
         """The receipt's clearing is done now (the reporter erased the chat): the messages to delete with it."""

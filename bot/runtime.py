@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.clearings import Clearings
 from storage.database import create_engine, session_factory, upgrade
 from storage.flow_versions import FlowVersions
+from storage.inbox import Inbox
 from storage.repository import Repository, bind_old_blobs
 from storage.scrub import Scrubber
 from storage.staff_records import StaffRecords
@@ -40,6 +41,7 @@ class Runtime:
     sandbox: Sandbox
     conversation: Conversation
     scrubber: Scrubber
+    inbox: Inbox
 
     @classmethod
     async def open(cls, settings: Settings, migrate: bool = True) -> Runtime:
@@ -84,7 +86,10 @@ class Runtime:
             ),
         )
         conversation = Conversation(services)
-        return cls(settings, keys, engine, repository, records, flows, flow_admin, sandbox, conversation, scrubber)
+        inbox = Inbox(sessions, cipher)
+        return cls(
+            settings, keys, engine, repository, records, flows, flow_admin, sandbox, conversation, scrubber, inbox
+        )
 
     def today(self) -> date:
         return datetime.now(self.settings.tz).date()

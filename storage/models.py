@@ -100,6 +100,18 @@ class DraftFile(Base):
     stored_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class InboxEntry(Base):
+    """An update taken from Telegram and not yet handled, encrypted, so that a crash loses none (see
+    bot/telegram/intake.py). Deleted as soon as it has been handled; UNLOGGED on PostgreSQL and rewritten with
+    the other per-chat tables after conversations end."""
+
+    __tablename__ = "inbox"
+    __table_args__ = NO_ROWID
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Clearing(Base):
     """A chat to clear later (the receipt screen after a report was sent): how to reach it and which
     messages to delete, encrypted, under a random id that no chat's HMAC leads to. Deleted once cleared."""

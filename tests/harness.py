@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from PIL import Image
 
 from bot.runtime import Runtime
-from bot.telegram.app import ALLOWED_UPDATES, build_application
+from bot.telegram.app import ALLOWED_UPDATES, build_application, replay_intake
 
 from .fakebotapi import FakeBotAPI, FakeUser, SentMessage
 
@@ -38,6 +38,7 @@ async def running_bot(settings) -> AsyncIterator[Runtime]:
     application = build_application(settings, runtime)
     await application.initialize()
     await application.start()
+    await replay_intake(application)
     await application.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES)
     try:
         yield runtime
@@ -45,6 +46,7 @@ async def running_bot(settings) -> AsyncIterator[Runtime]:
         await application.updater.stop()
         await application.stop()
         await application.shutdown()
+        await application.update_queue.forgotten()
         await runtime.close()
 
 

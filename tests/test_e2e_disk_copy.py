@@ -96,9 +96,9 @@ async def test_a_copy_of_the_data_directory_after_sending_or_cancelling_links_no
 
 PER_CHAT_RELATIONS = """
     SELECT c.oid::regclass::text FROM pg_class c
-    WHERE c.relname IN ('drafts', 'draft_files', 'clearings', 'code_attempts')
+    WHERE c.relname IN ('drafts', 'draft_files', 'clearings', 'code_attempts', 'inbox')
        OR c.oid IN (SELECT indexrelid FROM pg_index
-                    WHERE indrelid::regclass::text IN ('drafts', 'draft_files', 'clearings'))
+                    WHERE indrelid::regclass::text IN ('drafts', 'draft_files', 'clearings', 'inbox'))
 """
 
 

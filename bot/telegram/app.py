@@ -20,6 +20,7 @@ from ..runtime import Runtime
 from ..screens import fallback_language
 from . import admin, reporter, staff
 from .fairness import FairUpdateProcessor
+from .intake import DurableQueue
 from .profile import publish_profile
 from .runtime_access import KEY, attach, runtime_in, runtime_of
 
@@ -54,6 +55,7 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
         .base_url(settings.api_base_url)
         .base_file_url(settings.api_file_url)
         .rate_limiter(AIORateLimiter(max_retries=3))
+        .update_queue(DurableQueue())
         .concurrent_updates(FairUpdateProcessor(CONCURRENT_UPDATES, per_chat=PER_CHAT))
     )
     if runtime is None:
@@ -62,6 +64,7 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
     if runtime is not None:
         attach(application, runtime)
         schedule_jobs(application, settings)
+        open_intake(application, runtime)
     staff.register(application)  # staff and admin handlers come first (their own group): see authorisation.py
     admin.register(application)
     reporter.register(application)
@@ -71,15 +74,37 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
 
 def _open_runtime(settings: Settings):
     async def post_init(application: Application) -> None:
-        attach(application, await Runtime.open(settings))
+        runtime = await Runtime.open(settings)
+        attach(application, runtime)
         schedule_jobs(application, settings)
+        open_intake(application, runtime)
+        await replay_intake(application)
         await publish_profile(application.bot, settings.discreet)
 
     return post_init
 
 
+def open_intake(application: Application, runtime: Runtime) -> None:
+    """From now on every update is recorded until handled (bot/telegram/intake.py)."""
+    queue = application.update_queue
+    assert isinstance(queue, DurableQueue) and isinstance(application.update_processor, FairUpdateProcessor)
+    queue.inbox, queue.scrub = runtime.inbox, runtime.scrubber.after_ending
+    application.update_processor.handled = queue.handled
+
+
+async def replay_intake(application: Application) -> None:
+    """Before new updates: the ones a crash left unhandled."""
+    queue = application.update_queue
+    assert isinstance(queue, DurableQueue)
+    left = await queue.replay(application.bot)
+    if left:
+        log.info("handling %d update(s) left unhandled when the bot stopped", left)
+
+
 async def _close_runtime(application: Application) -> None:
     if KEY in application.bot_data:  # not there when the start failed before it was opened
+        if isinstance(application.update_queue, DurableQueue):
+            await application.update_queue.forgotten()
         await runtime_in(application).close()
 
 

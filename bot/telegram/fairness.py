@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class _Chat:
     running: int = 0
-    waiting: deque[Awaitable[Any]] = field(default_factory=deque)
+    waiting: deque[tuple[object, Awaitable[Any]]] = field(default_factory=deque)
 
 
 class FairUpdateProcessor(BaseUpdateProcessor):
@@ -36,26 +36,28 @@ class FairUpdateProcessor(BaseUpdateProcessor):
             raise ValueError("per_chat must be between 1 and max_concurrent_updates")
         self._per_chat = per_chat
         self._chats: dict[int, _Chat] = {}
+        self.handled: Callable[[object], Awaitable[None]] | None = None
+        """Called once each update has been handled, however it ended (the intake forgets it then)."""
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat_id = _chat_of(update)
         if chat_id is None:
-            await coroutine
+            await self._run(update, coroutine)
             return
         chat = self._chats.setdefault(chat_id, _Chat())
-        chat.waiting.append(coroutine)
+        chat.waiting.append((update, coroutine))
         if chat.running >= self._per_chat:
             return  # the chat's running update takes it on; this slot is free for other chats
         chat.running += 1
         try:
             while chat.waiting:
-                await _run(chat.waiting.popleft())
+                await self._run(*chat.waiting.popleft())
         finally:
             chat.running -= 1
             if not chat.running:
                 del self._chats[chat_id]
-                for left in chat.waiting:  # only when cancelled, i.e. the application is going down
-                    if isinstance(left, Coroutine):
+                for _update, left in chat.waiting:  # only when cancelled: the application is going down, and the
+                    if isinstance(left, Coroutine):  # intake keeps these updates for the next start
                         left.close()
 
     async def initialize(self) -> None:
@@ -64,14 +66,15 @@ class FairUpdateProcessor(BaseUpdateProcessor):
     async def shutdown(self) -> None:
         """Nothing to free: the application waits for running updates before shutting down."""
 
-
-async def _run(coroutine: Awaitable[Any]) -> None:
-    """PTB's `process_update` hands handler errors to the error handler itself; anything left is logged here,
-    without the update, so the chat's next update still runs."""
-    try:
-        await coroutine
-    except Exception as error:
-        log.error("processing an update failed: %s", type(error).__name__, exc_info=error)
+    async def _run(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """PTB's `process_update` hands handler errors to the error handler itself; anything left is logged here,
+        without the update, so the chat's next update still runs."""
+        try:
+            await coroutine
+        except Exception as error:
+            log.error("processing an update failed: %s", type(error).__name__, exc_info=error)
+        if self.handled is not None:
+            await self.handled(update)
 
 
 def _chat_of(update: object) -> int | None:

@@ -14,6 +14,8 @@ from telegram import CallbackQuery, Message, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
+from storage.database import database_unavailable
+
 from .. import callbacks
 from ..conversation import ChatClearing, Command, Event, Reply, Upload
 from ..digest.jobs import send_notices
@@ -22,6 +24,7 @@ from ..i18n import gettext_for, match_language
 from ..privacy.clean import SanitizeError
 from ..render import Screen
 from ..screens import CLEARED, REPORTER_COMMANDS
+from .intake import DurableQueue
 from .keyboards import markup
 from .retries import retried
 from .runtime_access import runtime_of
@@ -61,12 +64,16 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         reply = await runtime.conversation.handle(chat_key, event, update.update_id, message_id, preferred, chat.id)
         sent = await deliver(update, context, reply)
     except Exception as error:
+        if database_unavailable(error):
+            raise  # the error handler says so at once: recovering would only wait for the database again
         # What was answered before is stored: the reporter gets an apology in their language and where they are.
         # If even that cannot be done (the database is down), the error handler says so in the phone's language.
         log.error("a reporter's step failed: %s", type(error).__name__, exc_info=error)
         reply = await runtime.conversation.recover(chat_key, preferred)
         sent = await deliver(update, context, reply)
     await runtime.conversation.remember(chat_key, sent, reply.clearing)
+    if reply.ended and isinstance(context.application.update_queue, DurableQueue):
+        context.application.update_queue.ended_conversation(update)
     if reply.notify_staff and context.application.running:  # otherwise the next digest run posts it
         context.application.create_task(send_notices(runtime, context.bot), name="staff-notices")
 
