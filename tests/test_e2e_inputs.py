@@ -165,8 +165,12 @@ async def test_an_unexpected_failure_apologises_and_the_conversation_goes_on(api
         await describe_and_place(reporter, "Mahalla raisi hasharga majbur qildi.")
         after = api.mark(reporter.chat)
         api.send_document(reporter.user, photo_with_gps(), "rasm.jpg", "image/jpeg")
-        sorry = await reporter.wait(lambda m: True, after)
-        assert sorry.text == gettext_for("uz")("Sorry, something went wrong. Please try again in a moment.")
+        again = await reporter.wait(lambda m: asks(m, "evidence"), after)
+        sorry = reporter.messages()[after]
+        assert sorry.text == gettext_for("uz")(
+            "Sorry, that did not work. What you answered before is kept; here is where you were:"
+        )  # in the language the reporter chose, with the question they were on
+        assert again.message_id == sorry.message_id + 1
 
         runtime.conversation.services = working
         after = api.mark(reporter.chat)

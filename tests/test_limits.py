@@ -19,7 +19,7 @@ from bot.i18n import gettext_for
 from bot.limits import ANSWERS, FILES, GUESSES, KINDS, REACHED, REPORT_KB, REPORTS, Limits, expire_counters
 from bot.privacy import clean
 from bot.privacy.clean import SanitizeError
-from bot.screens import file_refusal
+from bot.screens import RECEIPT_DONE, file_refusal
 from storage.models import Counter
 
 from .cli import tipbot
@@ -128,6 +128,7 @@ async def test_a_report_over_the_daily_limit_stays_a_draft_until_it_can_be_sent(
     reporter = Reporter(api, FakeUser(id=7800004, first_name="Timur", language_code="en"))
     async with running_bot(settings) as runtime:
         await timed_walk(reporter)
+        await reporter.press_and_wait(RECEIPT_DONE, lambda m: m.text == "Chat cleared.")  # the code written down
         await timed_walk(reporter, steps=WALK[:-1])
         after = api.mark(reporter.chat)
         await reporter.press(actions.CONFIRM)
