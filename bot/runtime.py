@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -42,6 +43,10 @@ class Runtime:
     conversation: Conversation
     scrubber: Scrubber
     inbox: Inbox
+    notices_running: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """One run of the staff notices at a time: two at once would both post what neither has recorded yet."""
+    digest_running: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """One digest run at a time (the daily job, /digest from two staff members, a catch-up)."""
 
     @classmethod
     async def open(cls, settings: Settings, migrate: bool = True) -> Runtime:

@@ -31,10 +31,19 @@ def notifier(runtime: Runtime, bot: Bot) -> Notifier:
 
 
 async def send_notices(runtime: Runtime, bot: Bot) -> None:
-    await notifier(runtime, bot).send_pending(await runtime.staff_chat_ids())
+    """Urgent alerts and reporters' answers not yet posted; runs one after another, so none is posted twice."""
+    async with runtime.notices_running:
+        await notifier(runtime, bot).send_pending(await runtime.staff_chat_ids())
 
 
 async def run_digest(runtime: Runtime, bot: Bot) -> DigestReport:
+    """The digest of everything not yet digested. Runs one after another: asked for while a run is under way,
+    it waits for that run and then finds nothing left to send."""
+    async with runtime.digest_running:
+        return await _digest(runtime, bot)
+
+
+async def _digest(runtime: Runtime, bot: Bot) -> DigestReport:
     settings = runtime.settings
     await send_notices(runtime, bot)
     digester = Digester(
