@@ -112,6 +112,18 @@ class InboxEntry(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class HandledCommand(Base):
+    """A staff or admin update already handled, by its Telegram update id (a counter of this bot's updates, not
+    a person's or a chat's): Telegram delivering it twice, or a replay after a crash, changes nothing twice.
+    Forgotten after two days."""
+
+    __tablename__ = "handled_commands"
+    __table_args__ = NO_ROWID
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+
+
 class Clearing(Base):
     """A chat to clear later (the receipt screen after a report was sent): how to reach it and which
     messages to delete, encrypted, under a random id that no chat's HMAC leads to. Deleted once cleared."""

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.privacy.clean import file_kind
 from bot.privacy.crypto import Cipher
 
-from .models import Admin, Attachment, Counter, Exchange, Note, StaffChat, StateValue
+from .models import Admin, Attachment, Counter, Exchange, HandledCommand, Note, StaffChat, StateValue
 from .repository import (
     AuditRecord,
     StoredFile,
@@ -102,6 +102,17 @@ class StaffRecords:
         async with self._sessions.begin() as session:
             await session.merge(StateValue(key=key, value=value))
             add_audit(session, audit)
+
+    async def first_handling(self, update_id: int, day: date) -> bool:
+        """True the first time a staff or admin update is handled; False when Telegram delivers it again."""
+        async with self._sessions.begin() as session:
+            insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+            statement = insert(HandledCommand).values(update_id=update_id, day=day).on_conflict_do_nothing()
+            return (await session.execute(statement)).rowcount == 1
+
+    async def forget_handled(self, before: date) -> int:
+        async with self._sessions.begin() as session:
+            return (await session.execute(delete(HandledCommand).where(HandledCommand.day < before))).rowcount
 
     # ---- notes ----------------------------------------------------------------------------------------------
 

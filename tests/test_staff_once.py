@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 from datetime import date, datetime
 
-from telegram import Bot
+from telegram import Bot, Update
 
 from bot.digest.jobs import send_notices
 from bot.i18n import gettext_for
+from bot.runtime import Runtime
+from bot.telegram.app import build_application
 from storage.repository import NewTip
 
 from .fakebotapi import FakeBotAPI, FakeUser
@@ -57,3 +59,23 @@ async def test_digest_asked_for_twice_at_once_is_sent_once(api, make_settings):
         await asyncio.sleep(0.5)  # the second request has been handled too
         assert len(await digests()) == 1
         assert len([r for r in await runtime.repository.audit_entries() if r[1] == "digest"]) == 2  # both asked
+
+
+async def test_a_staff_command_delivered_twice_changes_things_once(api, make_settings):
+    settings = bot_settings(make_settings, api)
+    runtime = await Runtime.open(settings)
+    application = build_application(settings, runtime)
+    await application.initialize()
+    try:
+        tip_id = await store_urgent(runtime, 3)
+        member = FakeUser(id=5550020, first_name="Staff", language_code="ru")
+        message = {"message_id": 77, "date": 1, "chat": {"id": STAFF_CHAT, "type": "supergroup", "title": "Staff"},
+                   "from": member.to_dict(), "text": f"/note {tip_id[:8]} called the school",
+                   "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}  # fmt: skip
+        for _delivery in range(2):  # Telegram sends it again, or the inbox replays it after a crash
+            await application.process_update(Update.de_json({"update_id": 4242, "message": message}, application.bot))
+        notes = await runtime.records.notes(tip_id)
+        assert [note.text for note in notes] == ["called the school"]
+    finally:
+        await application.shutdown()
+        await runtime.close()

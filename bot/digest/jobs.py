@@ -14,6 +14,8 @@ from .send import Digester, DigestReport
 
 DONE_KEY = "digest_done_on"
 RETRY_PAUSE = 0.5
+HANDLED_KEPT = timedelta(days=2)
+"""How long staff updates already handled are remembered: Telegram gives up redelivering long before."""
 
 
 def last_due(now: datetime, at: time) -> date:
@@ -75,4 +77,5 @@ async def digest_missed(runtime: Runtime) -> bool:
 
 async def run_retention(runtime: Runtime) -> int:
     await runtime.expire_drafts()
+    await runtime.records.forget_handled(runtime.today() - HANDLED_KEPT)
     return await purge(runtime.repository, runtime.today(), runtime.settings.retention_days)

@@ -63,8 +63,12 @@ def required(handler: object) -> Check | None:
 def _guarded(handler: Handler, allowed: Check) -> Handler:
     @functools.wraps(handler)
     async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if await allowed(runtime_of(context), update):
-            await handler(update, context)
+        runtime = runtime_of(context)
+        if await allowed(runtime, update):
+            if await runtime.records.first_handling(update.update_id, runtime.today()):
+                await handler(update, context)
+            elif update.callback_query is not None:  # delivered again: answered, nothing done twice
+                await update.callback_query.answer()
             raise ApplicationHandlerStop
         await _refuse(update)
 
