@@ -4,6 +4,10 @@ or stored twice; a photo sent before a kill is in its report.
 
 Reporters behave as people do: they look at the newest screen, do what it asks, and when nothing happens for a
 while (the bot is down) they look again and do it again.
+
+Not part of `make test` yet: it passes in the working tree but failed in two of three runs from a clean clone,
+with some reporters stuck on a screen for minutes while the bot ran (issue 10 stays open until that is
+understood). Run it with `.venv/bin/python -m pytest tests/kill_drill.py`.
 """
 
 from __future__ import annotations
