@@ -476,7 +476,7 @@ class Conversation:
             reply.delete[:0] = ids
             return reply
         state = await self.services.clearings.get(receipt["clearing"])
-        if state is not None:  # the reporter's own messages go with the receipt when it is cleared
+        if state is not None and session.trace:  # the reporter's own messages go with the receipt when cleared
             state["message_ids"].extend(session.trace)
             await self.services.clearings.save(receipt["clearing"], state)
             session.trace = []
