@@ -168,12 +168,21 @@ class Turn:
     fallback: str
     """The language Telegram reports for this event, used only until the reporter chooses one."""
     update_id: int | None = None
+    pressed_id: int | None = None
+    """The bot's message whose button was pressed, if the event is a press."""
     end: bool = False
     """The conversation is over: its stored state is deleted and scrubbed from the database's files."""
 
     @property
     def lang(self) -> str:
         return self.session.lang or self.fallback
+
+    @property
+    def on_newest_screen(self) -> bool:
+        """The press came from the newest screen the bot knows it showed (or from one it never learnt of, as
+        when it stopped before noting the ids): that message is the one to bring up to date."""
+        newest = self.session.last_screen
+        return self.pressed_id is not None and (newest is None or self.pressed_id >= newest)
 
 
 class Conversation:
@@ -202,22 +211,24 @@ class Conversation:
         message_id: int | None = None,
         preferred: str | None = None,
         reach: int | None = None,
+        pressed_id: int | None = None,
     ) -> Reply:
         """Apply one event; updates Telegram delivers twice (after a restart) are applied once.
 
         `message_id` is the reporter's message that carried the event, kept only to delete it later;
         `preferred` is the language Telegram reports, used only until the reporter chooses one; `reach` is
-        the chat's id, kept encrypted in the draft only while there is something to clear from the chat.
+        the chat's id, kept encrypted in the draft only while there is something to clear from the chat;
+        `pressed_id` is the bot's message whose button was pressed.
         """
         async with self._locks.hold(chat_key):
             stored = await self.services.repository.load_draft(chat_key)
             session = Session.from_json(stored, chat_key) if stored else Session()
+            turn = Turn(chat_key, session, event, fallback_language(preferred), update_id, pressed_id)
             repeated = update_id is not None and update_id <= session.last_update
             if repeated and session.mode is not Mode.RECEIPT:  # a receipt is shown again, even on a redelivery
-                return Reply()
+                return self._answered_before(turn, message_id)
             if (pressed := _decoded(event)) and pressed.kind == callbacks.RECEIPT:
                 return await self._acknowledge_receipt(chat_key, session, pressed, reach)
-            turn = Turn(chat_key, session, event, fallback_language(preferred), update_id)
             if session.mode is not Mode.RECEIPT:
                 session.reach = reach if reach is not None else session.reach
             session.active_at = self.services.now().isoformat()
@@ -257,6 +268,24 @@ class Conversation:
         apology = Screen(gettext_for(lang)(STEP_FAILED))
         receipt = session.receipt if session.mode is Mode.RECEIPT else None
         return Reply(messages=[apology, *self._where(session, lang)], clearing=receipt and receipt["clearing"])
+
+    def _answered_before(self, turn: Turn, message_id: int | None) -> Reply:
+        """An update applied before, delivered again after a crash. The crash may have come between storing
+        its effect and showing it, so unless a newer screen was shown since, the current screen is shown: on
+        the pressed message, or as a new message after the reporter's own."""
+        session = turn.session
+        screen = self._where(session, turn.lang)[-1]
+        if turn.pressed_id is not None:
+            return Reply(edit=screen) if turn.on_newest_screen else Reply()
+        if message_id is not None and (session.last_screen is None or message_id > session.last_screen):
+            return Reply(messages=[screen])
+        return Reply()
+
+    def _stale(self, turn: Turn, screen: Screen) -> Reply:
+        """A button of an earlier step. If it is on the newest screen, that screen was never brought up to date
+        (the bot stopped between storing the step and showing it): it is now; the reporter is never stuck."""
+        toast = render_problem(engine.Problem("stale"), turn.lang)
+        return Reply(toast=toast, edit=screen) if turn.on_newest_screen else Reply(toast=toast)
 
     def _where(self, session: Session, lang: str) -> list[Screen]:
         """The screen of the mode the conversation is in, drawn from the stored session alone."""
@@ -599,6 +628,8 @@ class Conversation:
         if isinstance(outcome.step, engine.Cancelled):
             return self._clear(turn, N_("Your report has been deleted. Nothing was sent."))
         screen = self._screen(session, flow, outcome.step)
+        if outcome.problem is not None and outcome.problem.code == "stale" and isinstance(event, Press):
+            return self._stale(turn, screen)
         if outcome.problem is not None:
             message = render_problem(outcome.problem, lang, flow, flow.question(asked or ""))
             return Reply(toast=message) if isinstance(event, Press) else Reply(messages=[Screen(message), screen])

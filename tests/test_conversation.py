@@ -45,13 +45,19 @@ class Chat:
         self.key = key
         self.update = 0
 
-    async def send(self, event, preferred: str | None = "en") -> Reply:
-        """Presses carry no message of the reporter's; everything else is message 1000 + its update number."""
+    async def send(self, event, preferred: str | None = "en", pressed: int | None = None) -> Reply:
+        """Presses carry no message of the reporter's (`pressed` is the bot's message pressed); everything else
+        is message 1000 + its update number."""
         self.update += 1
         message_id = None if isinstance(event, Press) else 1000 + self.update
         return await self.runtime.conversation.handle(
-            self.key, event, self.update, message_id=message_id, preferred=preferred, reach=REACH
+            self.key, event, self.update, message_id=message_id, preferred=preferred, reach=REACH, pressed_id=pressed
         )
+
+    async def again(self, event, pressed: int | None = None) -> Reply:
+        """The last update delivered once more, as after a crash."""
+        self.update -= 1
+        return await self.send(event, pressed=pressed)
 
     async def session(self) -> Session | None:
         stored = await self.runtime.repository.load_draft(self.key)
@@ -199,6 +205,34 @@ async def test_a_delivered_twice_update_is_applied_once(runtime):
     await chat.welcome()
     chat.update -= 1  # Telegram delivers the language press again after a restart
     assert await chat.send(Press(callbacks.language("en"))) == Reply()
+
+
+async def test_a_step_stored_but_never_shown_before_a_crash_is_shown_when_delivered_again(runtime):
+    """Message ids of a private chat count up for both sides: the bot's answer is newer than what it answers."""
+    chat = Chat(runtime)
+    conversation = runtime.conversation
+    story = Text("Teachers of school 5 were sent to the cotton fields for a month.")
+    await chat.welcome()
+    await chat.send(Press(BEGIN))
+    region = await chat.send(story)  # message 1004, stored; the bot stops before sending the region question
+    assert await chat.again(story) == Reply(messages=region.messages[-1:])
+    await conversation.remember(chat.key, [1010])  # this time it was shown, as message 1010
+    assert await chat.again(story) == Reply()
+
+    await chat.send(Press(actions.country("region", "UZ")), pressed=1010)  # 1010 now lists the regions
+    choice = Press(actions.region("region", "UZ-AN"))
+    review = await chat.send(choice, pressed=1010)  # stored; the bot stops before editing 1010 and sending more
+    assert review.messages and review.edit is not None
+    assert await chat.again(choice, pressed=1010) == Reply(edit=review.messages[-1])  # 1010 becomes the review
+
+    pressed_again = await chat.send(choice, pressed=1010)  # or the reporter presses the old button once more
+    assert pressed_again.toast == _("That button belongs to an earlier question.")
+    assert pressed_again.edit == review.messages[-1]
+    await conversation.remember(chat.key, [1020])  # the review was shown as message 1020
+    assert await chat.again(choice, pressed=1010) == Reply()
+    on_old_message = await chat.send(choice, pressed=1010)
+    assert on_old_message.toast and on_old_message.edit is None  # the review is below it: nothing to bring up
+    assert (await chat.session()).draft.screen == engine.REVIEW
 
 
 # ---- IDENTIFIER --------------------------------------------------------------------------------------------

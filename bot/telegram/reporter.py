@@ -58,10 +58,14 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     event = to_event(update)
     chat_key = runtime.keys.chat_key(chat.id)
     message_id = update.message.message_id if update.message else None
+    query = update.callback_query
+    pressed_id = query.message.message_id if query is not None and query.message is not None else None
     user = update.effective_user
     preferred = match_language(user.language_code if user else None)
     try:
-        reply = await runtime.conversation.handle(chat_key, event, update.update_id, message_id, preferred, chat.id)
+        reply = await runtime.conversation.handle(
+            chat_key, event, update.update_id, message_id, preferred, chat.id, pressed_id
+        )
         sent = await deliver(update, context, reply)
     except Exception as error:
         if database_unavailable(error):

@@ -3,11 +3,9 @@ moments and started again. Every stored report's receipt ends up on its reporter
 or stored twice; a photo sent before a kill is in its report.
 
 Reporters behave as people do: they look at the newest screen, do what it asks, and when nothing happens for a
-while (the bot is down) they look again and do it again.
-
-Not part of `make test` yet: it passes in the working tree but failed in two of three runs from a clean clone,
-with some reporters stuck on a screen for minutes while the bot ran (issue 10 stays open until that is
-understood). Run it with `.venv/bin/python -m pytest tests/kill_drill.py`.
+while (the bot is down) they look again and do it again. A kill between storing a step and showing it used to
+leave such a reporter pressing a button the bot took as stale, for ever: the redelivered update and the press
+again now both bring the pressed screen up to date (tests/test_conversation.py has the cases one by one).
 """
 
 from __future__ import annotations
