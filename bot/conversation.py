@@ -192,7 +192,6 @@ class Conversation:
     def __init__(self, services: Services):
         self.services = services
         self._locks = KeyedLocks()
-        self._follow_ups = follow_up.FollowUps()
         self._modes: dict[Mode, Callable[[Turn], Awaitable[Reply]]] = {
             Mode.LANGUAGE: self._on_language,
             Mode.WELCOME: self._on_welcome,
@@ -242,7 +241,8 @@ class Conversation:
             await self._persist(chat_key, session, existed=stored is not None, end=turn.end)
             if stored and stored.get("draft") and session.draft is None and not turn.end and session.bundle:
                 await self.services.repository.delete_draft_files(session.bundle)
-            if turn.end or reply.submitted:
+            closed = bool(stored and stored.get("follow_up")) and session.follow_up is None  # its tip id went
+            if turn.end or reply.submitted or closed:
                 await self.services.scrub()
                 reply.ended = True
             return reply
@@ -329,10 +329,14 @@ class Conversation:
 
     async def end_idle(self, idle: timedelta) -> int:
         """Hand every conversation silent for `idle` over to a clearing due now; an unfinished report stays
-        (without the way to reach the chat) until it expires, so the reporter can still send it."""
-        cutoff = self.services.now() - idle
-        ended = 0
+        (without the way to reach the chat) until it expires, so the reporter can still send it. Follow-ups
+        whose time has passed are closed here too, so their tip id does not wait for the chat's next update."""
+        now = self.services.now()
+        cutoff = now - idle
+        ended = closed = 0
         for chat_key, state in await self.services.repository.drafts():
+            if _follow_up_over(state, now):
+                closed += await self._close_follow_up(chat_key, now)
             if not _idle_since(state, cutoff):
                 continue
             async with self._locks.hold(chat_key):
@@ -340,16 +344,27 @@ class Conversation:
                 if stored is None or not _idle_since(stored, cutoff):
                     continue
                 session = Session.from_json(stored, chat_key)
-                self._follow_ups.close(chat_key)
+                session.follow_up = None
                 clearing = {"reach": session.reach, "message_ids": session.trace, "lang": session.lang or "ru"}
                 await self.services.clearings.save(random_id(), clearing | {"due": self.services.now().isoformat()})
                 session.trace, session.reach, session.last_screen = [], None, None
                 session.mode = session.resting_mode()
                 await self._persist(chat_key, session, existed=True, end=session.draft is None)
                 ended += 1
-        if ended:
+        if ended or closed:
             await self.services.scrub()
         return ended
+
+    async def _close_follow_up(self, chat_key: str, now: datetime) -> bool:
+        """Forget the tip of a follow-up whose time has passed (the chat is told at its next update)."""
+        async with self._locks.hold(chat_key):
+            stored = await self.services.repository.load_draft(chat_key)
+            if stored is None or not _follow_up_over(stored, now):
+                return False
+            session = Session.from_json(stored, chat_key)
+            session.follow_up = None
+            await self._persist(chat_key, session, existed=True, end=not session.worth_keeping())
+            return True
 
     async def due_clearings(self) -> list[tuple[str, ChatClearing]]:
         """Clearings whose time has come: receipts not acknowledged, conversations left idle."""
@@ -414,15 +429,15 @@ class Conversation:
         if turn.session.mode is Mode.RECEIPT:
             return await self._on_receipt(turn)
         if _pressed(event, ERASE) or _commanded(event, "forget"):
-            self._follow_ups.close(turn.chat_key)
+            turn.session.follow_up = None
             return self._forget(turn)
         if _commanded(event, "cancel"):
-            self._follow_ups.close(turn.chat_key)
+            turn.session.follow_up = None
             return self._cancel(turn)
         if _commanded(event, "status") or _pressed(event, follow_up.CHECK):
             return self._ask_code(turn)
         if isinstance(event, Command):
-            self._follow_ups.close(turn.chat_key)
+            turn.session.follow_up = None
             turn.session.mode = turn.session.resting_mode()
             return self._command(turn, event)
         pressed = _decoded(event)
@@ -720,6 +735,7 @@ class Conversation:
             state = {"reach": session.reach, "message_ids": session.trace, "lang": lang, "due": due}
             clearing = (clearing_id, state | {"chat": turn.chat_key})
             session.receipt, session.mode = {"code": code, "clearing": clearing_id}, Mode.RECEIPT
+            session.follow_up = None  # the row stored with the receipt leads to no other tip
             session.trace, session.reach, session.last_screen, session.bundle = [], None, None, None
             session.last_update = turn.update_id or session.last_update
             after = session.to_json()
@@ -737,7 +753,7 @@ class Conversation:
     # ---- CODE_CHECK, FOLLOW_UP and ANSWERING ----------------------------------------------------------------
 
     def _ask_code(self, turn: Turn) -> Reply:
-        self._follow_ups.close(turn.chat_key)
+        turn.session.follow_up = None
         turn.session.mode = Mode.CODE_CHECK
         return Reply(messages=[follow_up.ask_code_screen(turn.lang)])
 
@@ -762,7 +778,7 @@ class Conversation:
                 turn.session.mode = turn.session.resting_mode()
             return Reply(messages=[Screen(follow_up.code_problem(found.problem or "unknown", turn.lang))])
         turn.session.mode = Mode.FOLLOW_UP
-        self._follow_ups.open(turn.chat_key, found.tip_id)
+        turn.session.open_follow_up(found.tip_id, services.now() + follow_up.LIFETIME)
         return Reply(messages=[await self._report_screen(found.tip_id, turn.lang)])
 
     async def _on_follow_up(self, turn: Turn) -> Reply:
@@ -774,7 +790,7 @@ class Conversation:
         event, lang, chat_key = turn.event, turn.lang, turn.chat_key
         if isinstance(event, Press):
             return await self._leave(turn)
-        tip_id = self._follow_ups.get(chat_key)
+        tip_id = turn.session.follow_up_tip(self.services.now())
         if tip_id is None:
             return self._follow_up_expired(turn)
         services, today = self.services, self.services.today()
@@ -799,14 +815,14 @@ class Conversation:
         """"Answer" and "Done" under a report's messages, wherever the conversation is now."""
         session, lang = turn.session, turn.lang
         if event.action == follow_up.DONE:
-            self._follow_ups.close(turn.chat_key)
+            session.follow_up = None
             session.mode = session.resting_mode()
             if session.draft is None:
                 return self._clear(turn, CLEARED)
             cleared = Reply(delete=list(session.trace), messages=[Screen(gettext_for(lang)(CLEARED))])
             session.trace = []
             return cleared
-        if self._follow_ups.get(turn.chat_key) is None:
+        if session.follow_up_tip(self.services.now()) is None:
             return self._follow_up_expired(turn)
         session.mode = Mode.ANSWERING
         return Reply(messages=[follow_up.answer_prompt(lang)])
@@ -860,6 +876,12 @@ def _idle_since(state: dict[str, Any], cutoff: datetime) -> bool:
     """A conversation with messages to clear, silent since before `cutoff`."""
     active_at = state.get("active_at")
     return bool(state.get("reach") and state.get("trace") and active_at and datetime.fromisoformat(active_at) < cutoff)
+
+
+def _follow_up_over(state: dict[str, Any], now: datetime) -> bool:
+    """A stored session whose follow-up is open past its time."""
+    opened = state.get("follow_up")
+    return bool(opened) and datetime.fromisoformat(opened["until"]) <= now
 
 
 def _decoded(event: Event) -> callbacks.Callback | None:

@@ -1,16 +1,18 @@
 """Checking a report with its receipt code: finding the tip, limiting guesses, and what the reporter sees.
 
 The bot never stores which chat sent which tip. While a reporter reads and answers staff messages, the tip
-id is held only in this process's memory, for at most `LIFETIME`, under the chat's HMAC key.
+id is kept in the chat's stored session (encrypted, under the chat's HMAC key, like a draft), so whichever
+instance receives the next update can continue. It is held only while the follow-up is open: at most
+`LIFETIME`, and no longer than "Done", a command, erasing the chat or idle clearing; the row it was in is then
+rewritten or deleted and scrubbed from the database's files (storage/scrub.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from storage.repository import Repository
 from storage.staff_records import StaffRecords, StoredExchange
@@ -21,7 +23,8 @@ from .limits import GUESSES, Limits
 from .privacy.receipts import hash_code, normalise
 from .render import Button, Screen
 
-LIFETIME = 30 * 60
+LIFETIME = timedelta(minutes=30)
+"""How long a checked report stays open for reading and answering; then the code is asked for again."""
 HASHING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="receipt-hash")
 """scrypt runs here, one hash at a time: a flood of code guesses queues instead of taking every core.
 Guessing is limited per chat only (10^16 codes, a few tries an hour: hopeless); a limit for all chats
@@ -33,26 +36,6 @@ REPORTER_STATUS = {
     "verified": N_("verified by staff"),
     "closed": N_("closed"),
 }
-
-
-class FollowUps:
-    """Which tip a chat is looking at, in memory only, forgotten after LIFETIME seconds."""
-
-    def __init__(self) -> None:
-        self._open: dict[str, tuple[str, float]] = {}
-
-    def open(self, chat_key: str, tip_id: str) -> None:
-        self._open[chat_key] = (tip_id, time.monotonic() + LIFETIME)
-
-    def get(self, chat_key: str) -> str | None:
-        found = self._open.get(chat_key)
-        if found is None or found[1] < time.monotonic():
-            self._open.pop(chat_key, None)
-            return None
-        return found[0]
-
-    def close(self, chat_key: str) -> None:
-        self._open.pop(chat_key, None)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ what the next event means, so each mode has one small handler in `bot.conversati
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -69,6 +70,19 @@ class Session:
     album: str | None = None
     """Telegram's id of the album whose files are arriving, to acknowledge it once."""
     last_update: int = 0
+    follow_up: dict[str, str] | None = None
+    """While a checked report is open (FOLLOW_UP and ANSWERING): its tip id and until when ("tip", "until").
+    Besides the receipt, the only time a row keyed by the chat leads to a tip: set when a receipt code was
+    checked, cleared by "Done", any command, erasing, idle clearing, and once "until" has passed."""
+
+    def open_follow_up(self, tip_id: str, until: datetime) -> None:
+        self.follow_up = {"tip": tip_id, "until": until.isoformat()}
+
+    def follow_up_tip(self, now: datetime) -> str | None:
+        """The tip of the open follow-up; one whose time has passed is forgotten here."""
+        if self.follow_up is not None and datetime.fromisoformat(self.follow_up["until"]) <= now:
+            self.follow_up = None
+        return self.follow_up["tip"] if self.follow_up is not None else None
 
     def resting_mode(self) -> Mode:
         """The mode to return to when a check or a follow-up is over."""
@@ -87,7 +101,7 @@ class Session:
         return self.bundle
 
     def worth_keeping(self) -> bool:
-        return bool(self.lang or self.draft or self.trace or self.receipt)
+        return bool(self.lang or self.draft or self.trace or self.receipt or self.follow_up)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,6 +119,7 @@ class Session:
             "last_screen": self.last_screen,
             "album": self.album,
             "last_update": self.last_update,
+            "follow_up": self.follow_up,
         }
 
     @classmethod
@@ -123,6 +138,7 @@ class Session:
             last_screen=data.get("last_screen"),
             album=data.get("album"),
             last_update=data.get("last_update", 0),
+            follow_up=data.get("follow_up"),
         )
         session.mode = Mode(data["mode"]) if data.get("mode") else _mode_of_old(data, session)
         return session

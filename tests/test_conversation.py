@@ -399,6 +399,7 @@ async def test_checking_a_code_reading_and_answering_staff(runtime):
 
     report = await chat.send(Text(code))
     assert "Which school was it?" in texts(report) and await chat.mode() is Mode.FOLLOW_UP
+    assert (await chat.session()).follow_up["tip"] == tip_id  # stored, so any instance can continue it
     assert "check again in 2–3 days with the same code" in texts(report)
     assert follow_up.ANSWER in actions_of(report)
     prompt = await chat.send(Press(follow_up.ANSWER))
@@ -433,11 +434,55 @@ async def test_a_button_of_the_questionnaire_ends_a_code_check(runtime):
 
 
 async def test_a_follow_up_left_too_long_asks_for_the_code_again(runtime):
+    too_long = _("This has taken too long; please check your report again with the code.")
     chat = Chat(runtime)
     await chat.welcome()
-    reply = await chat.send(Press(follow_up.ANSWER))  # an old "Answer" button, no report open in this process
-    assert _("This has taken too long; please check your report again with the code.") in texts(reply)
+    reply = await chat.send(Press(follow_up.ANSWER))  # an old "Answer" button, no report open
+    assert too_long in texts(reply)
     assert follow_up.CHECK in actions_of(reply) and await chat.mode() is Mode.WELCOME
+
+    reporter = Chat(runtime, key="sender")
+    await reporter.welcome()
+    code = await reporter.send_report()
+    await chat.send(Text(code))
+    await chat.send(Press(follow_up.ANSWER))
+    services = runtime.conversation.services
+    opened = services.now()
+    object.__setattr__(services, "now", lambda: opened + follow_up.LIFETIME - timedelta(seconds=1))
+    assert _("Sent to staff.") in texts(await chat.send(Text("Still there?")))
+    object.__setattr__(services, "now", lambda: opened + follow_up.LIFETIME + timedelta(seconds=1))
+    late = await chat.send(Text("And now?"))
+    assert too_long in texts(late) and not late.notify_staff
+    session = await chat.session()
+    assert session.mode is Mode.WELCOME and session.follow_up is None and late.ended  # scrubbed with its tip id
+
+
+async def test_a_follow_up_holds_its_tip_only_while_open(runtime):
+    reporter = Chat(runtime, key="sender")
+    await reporter.welcome()
+    code = await reporter.send_report()
+    chat = Chat(runtime, key="checker")
+    await chat.welcome()
+    await chat.send(Press(BEGIN))  # a report in progress: the session row stays after the follow-up
+    for leaving in (Command("help"), Command("status"), Press(follow_up.DONE)):
+        await chat.send(Command("status"))
+        await chat.send(Text(code))
+        assert (await chat.session()).follow_up is not None
+        reply = await chat.send(leaving)
+        session = await chat.session()
+        assert session.follow_up is None and session.draft is not None and reply.ended, leaving
+
+    await chat.send(Command("status"))
+    await chat.send(Text(code))  # the fourth of five tries an hour
+    assert (await chat.session()).follow_up is not None
+    conversation = runtime.conversation
+    later = conversation.services.now() + follow_up.LIFETIME
+    object.__setattr__(conversation.services, "now", lambda: later)
+    assert await conversation.end_idle(timedelta(hours=1)) == 0  # not idle yet, but the follow-up is over
+    session = await chat.session()
+    assert session.follow_up is None and session.mode is Mode.FOLLOW_UP and session.draft is not None
+    answer = await chat.send(Press(follow_up.ANSWER))
+    assert _("This has taken too long; please check your report again with the code.") in texts(answer)
 
 
 async def test_a_check_with_a_report_in_progress_returns_to_it(runtime):
