@@ -101,11 +101,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
     """Polling, or a webhook server on TIPBOT_LISTEN (behind a reverse proxy) that takes only requests
-    carrying the secret token registered with Telegram: PTB answers any other with 403 and drops it."""
+    carrying the secret token registered with Telegram (any other is answered 403 and dropped) and answers
+    a load balancer's health checks (bot/telegram/webhook.py)."""
     if settings.token is None:
         print(NO_TOKEN_NOTE, file=sys.stderr)
         return _try(settings, argparse.Namespace(lang=None))
     from .telegram.app import ALLOWED_UPDATES, build_application
+    from .telegram.webhook import run_webhook
 
     key = settings.secret_key.get_secret_value() if settings.secret_key else None
     load_secret(key, settings.data_dir)  # an unsafe key file stops the start with one line, before going online
@@ -115,13 +117,12 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
     configured = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     secret = load_webhook_secret(configured, settings.data_dir)
     configure_logging(settings.log_level, (settings.token.get_secret_value(), secret))
-    build_application(settings).run_webhook(
+    run_webhook(
+        build_application(settings),
         listen=settings.listen,
         port=settings.port,
-        url_path="telegram",
         webhook_url=settings.webhook_url,
-        secret_token=secret,
-        allowed_updates=ALLOWED_UPDATES,
+        secret=secret,
     )
     return 0
 

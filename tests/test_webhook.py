@@ -28,8 +28,11 @@ en = gettext_for("en")
 
 
 @contextlib.asynccontextmanager
-async def webhook_bot(api: FakeBotAPI, tmp_path, **settings: str) -> AsyncIterator[tuple[str, int]]:
-    """`tipbot run` with a webhook URL until the block ends; yields the secret it registered and its port."""
+async def webhook_bot(
+    api: FakeBotAPI, tmp_path, stop: signal.Signals = signal.SIGINT, **settings: str
+) -> AsyncIterator[tuple[str, int]]:
+    """`tipbot run` with a webhook URL until the block ends (then `stop` is sent); yields the secret it
+    registered and its port."""
     port = free_port()
     registered = len(api.calls_to("setWebhook"))
     process = await start_tipbot_run(
@@ -42,7 +45,7 @@ async def webhook_bot(api: FakeBotAPI, tmp_path, **settings: str) -> AsyncIterat
         secret = api.calls_to("setWebhook")[-1].params["secret_token"]
         yield secret, port
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         _, stderr = await asyncio.wait_for(process.communicate(), 30)
     log = stderr.decode()
     assert process.returncode == 0, log[-2000:]
@@ -117,3 +120,22 @@ async def test_generated_secret_is_private_kept_across_restarts_and_listen_is_ho
             assert not await connects("127.0.0.1", port)
         assert second == first
         assert sorted(path.name for path in data.iterdir() if "secret" in path.name) == ["secret.key", "webhook.secret"]
+
+
+async def test_registers_every_pending_update_answers_health_checks_and_stops_on_sigterm(tmp_path):
+    """What a load balancer and an orchestrator rely on: /healthz once the instance is up, a clean stop on
+    SIGTERM (docker stop), and a registration that drops nothing Telegram still holds."""
+    async with (
+        FakeBotAPI() as api,
+        webhook_bot(api, tmp_path, stop=signal.SIGTERM, TIPBOT_WEBHOOK_SECRET="shared_secret-1") as (secret, port),
+        aiohttp.ClientSession() as client,
+    ):
+        registered = api.calls_to("setWebhook")[-1].params
+        assert registered["url"] == "https://tips.example.org/telegram" and secret == "shared_secret-1"
+        assert registered["allowed_updates"] == ["message", "callback_query"]
+        assert registered["drop_pending_updates"] is False
+        assert await listening_on("127.0.0.1", port)
+        async with client.get(f"http://127.0.0.1:{port}/healthz") as answer:
+            assert (answer.status, await answer.text()) == (200, "ok\n")
+        assert api.calls_to("deleteWebhook") == [] and api.calls_to("getUpdates") == []
+    assert api.calls_to("deleteWebhook") == []  # another instance may still be serving
