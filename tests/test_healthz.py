@@ -315,7 +315,8 @@ def test_every_value_compose_requires_is_in_env_example_and_env_is_never_committ
 
 
 async def test_the_instances_docker_health_check_fails_on_503_and_passes_on_ok(make_settings, database_url):
-    """The compose health check's own command, pointed at a server here."""
+    """The compose health check's own command, pointed at a server here: it fails on 503 and keeps the reason
+    (docker records what it prints)."""
     check = SERVICES["tipbot-1"]["healthcheck"]["test"]
     assert check[:3] == ["CMD", "python", "-c"]
     engine = create_engine(database_url)
@@ -324,13 +325,16 @@ async def test_the_instances_docker_health_check_fails_on_503_and_passes_on_ok(m
             code = check[3].replace("http://127.0.0.1:8080", base)
             assert code != check[3]
 
-            async def exit_code() -> int:
-                process = await asyncio.create_subprocess_exec(sys.executable, "-c", code, stderr=subprocess.DEVNULL)
-                return await process.wait()
+            async def run_check() -> tuple[int, str]:
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-c", code, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+                )
+                output, _ = await process.communicate()
+                return process.returncode, output.decode()
 
-            assert await exit_code() != 0
+            assert await run_check() == (1, "the database has no schema: run `tipbot db upgrade`\n\n")
             await upgrade(engine)
-            assert await exit_code() == 0
+            assert await run_check() == (0, "ok\n\n")
     finally:
         await engine.dispose()
 
