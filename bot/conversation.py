@@ -7,14 +7,14 @@ and the engine's draft) is kept encrypted in storage between events, so a restar
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from storage.clearings import Clearings
+from storage.coordination import KeyedLocks
 from storage.repository import NewTip, Repository, random_id
 from storage.staff_records import StaffRecords
 
@@ -105,27 +105,6 @@ class Reply:
     database's files scrubbed of them: whatever else recorded this event must go the same way."""
 
 
-class KeyedLocks:
-    """One lock per chat, so two updates of the same chat never interleave; forgotten when unused."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str):
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 @dataclass(frozen=True)
 class Services:
     """What the conversation needs from the outside world, injected so tests can control it."""
@@ -147,6 +126,9 @@ class Services:
     idle_minutes: int = 30
     limits: Limits = field(default_factory=Limits)
     """What one chat may send; by default the counters are named with a key of this process only."""
+    hold_chat: Callable[[str], AbstractAsyncContextManager[None]] = field(default_factory=lambda: KeyedLocks().hold)
+    """Held while a chat's conversation is read and written, so two updates of one chat never interleave: in
+    this process by default, across instances on PostgreSQL (storage/coordination.py)."""
 
 
 @dataclass(frozen=True)
@@ -191,7 +173,6 @@ class Conversation:
 
     def __init__(self, services: Services):
         self.services = services
-        self._locks = KeyedLocks()
         self._modes: dict[Mode, Callable[[Turn], Awaitable[Reply]]] = {
             Mode.LANGUAGE: self._on_language,
             Mode.WELCOME: self._on_welcome,
@@ -219,7 +200,7 @@ class Conversation:
         the chat's id, kept encrypted in the draft only while there is something to clear from the chat;
         `pressed_id` is the bot's message whose button was pressed.
         """
-        async with self._locks.hold(chat_key):
+        async with self.services.hold_chat(chat_key):
             stored = await self.services.repository.load_draft(chat_key)
             session = Session.from_json(stored, chat_key) if stored else Session()
             turn = Turn(chat_key, session, event, fallback_language(preferred), update_id, pressed_id)
@@ -249,7 +230,7 @@ class Conversation:
 
     async def start_preview(self, chat_key: str, flow: Flow, lang: str) -> Reply:
         """An admin answers an uploaded questionnaire exactly as a reporter would; no tip is stored."""
-        async with self._locks.hold(chat_key):
+        async with self.services.hold_chat(chat_key):
             stored = await self.services.repository.load_draft(chat_key)
             session = Session.from_json(stored, chat_key) if stored else Session()
             session.drop_draft()
@@ -310,7 +291,7 @@ class Conversation:
         conversation since the report was sent), for deletion later."""
         if not message_ids:
             return
-        async with self._locks.hold(chat_key):
+        async with self.services.hold_chat(chat_key):
             if clearing is not None:
                 state = await self.services.clearings.get(clearing)
                 if state is not None:  # the receipt is on screen now: the chat is cleared a few minutes later
@@ -339,7 +320,7 @@ class Conversation:
                 closed += await self._close_follow_up(chat_key, now)
             if not _idle_since(state, cutoff):
                 continue
-            async with self._locks.hold(chat_key):
+            async with self.services.hold_chat(chat_key):
                 stored = await self.services.repository.load_draft(chat_key)
                 if stored is None or not _idle_since(stored, cutoff):
                     continue
@@ -357,7 +338,7 @@ class Conversation:
 
     async def _close_follow_up(self, chat_key: str, now: datetime) -> bool:
         """Forget the tip of a follow-up whose time has passed (the chat is told at its next update)."""
-        async with self._locks.hold(chat_key):
+        async with self.services.hold_chat(chat_key):
             stored = await self.services.repository.load_draft(chat_key)
             if stored is None or not _follow_up_over(stored, now):
                 return False
@@ -381,7 +362,7 @@ class Conversation:
         await self.services.clearings.delete(clearing_id)
         chat_key = state.get("chat") if state else None
         if chat_key is not None:
-            async with self._locks.hold(chat_key):
+            async with self.services.hold_chat(chat_key):
                 stored = await self.services.repository.load_draft(chat_key)
                 if stored is not None and (stored.get("receipt") or {}).get("clearing") == clearing_id:
                     await self.services.repository.delete_draft(chat_key, stored.get("bundle"))

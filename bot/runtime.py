@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.clearings import Clearings
+from storage.coordination import Coordination
 from storage.database import create_engine, session_factory, upgrade
 from storage.flow_versions import FlowVersions
 from storage.inbox import Inbox
@@ -43,10 +43,8 @@ class Runtime:
     conversation: Conversation
     scrubber: Scrubber
     inbox: Inbox
-    notices_running: asyncio.Lock = field(default_factory=asyncio.Lock)
-    """One run of the staff notices at a time: two at once would both post what neither has recorded yet."""
-    digest_running: asyncio.Lock = field(default_factory=asyncio.Lock)
-    """One digest run at a time (the daily job, /digest from two staff members, a catch-up)."""
+    coordination: Coordination
+    """Which work runs where when several instances share the database (one at a time, once)."""
 
     @classmethod
     async def open(cls, settings: Settings, migrate: bool = True) -> Runtime:
@@ -56,11 +54,14 @@ class Runtime:
         engine = create_engine(settings.effective_database_url)
         if migrate:
             await upgrade(engine)
+        coordination = await Coordination.open(engine)
         cipher = Cipher(keys.data_key, *(old.data_key for old in previous))
         sessions = session_factory(engine)
-        await bind_old_blobs(sessions, cipher)
         repository, records = Repository(sessions, cipher), StaffRecords(sessions, cipher)
-        flow_admin = await FlowAdmin.load(FlowVersions(sessions), records, lambda: datetime.now(settings.tz).date())
+        async with coordination.serial("first-start"):  # instances starting together seed and convert once
+            await bind_old_blobs(sessions, cipher)
+            versions = FlowVersions(sessions)
+            flow_admin = await FlowAdmin.load(versions, records, lambda: datetime.now(settings.tz).date())
         flows = flow_admin.catalog
         sandbox = Sandbox()
         scrubber = Scrubber(engine)
@@ -89,11 +90,23 @@ class Runtime:
                 report_mb=settings.max_report_mb,
                 key=keys.derive("rate-counters"),
             ),
+            hold_chat=coordination.hold_chat,
         )
         conversation = Conversation(services)
-        inbox = Inbox(sessions, cipher)
+        inbox = Inbox(sessions, cipher, coordination.instance, coordination.alive)
         return cls(
-            settings, keys, engine, repository, records, flows, flow_admin, sandbox, conversation, scrubber, inbox
+            settings,
+            keys,
+            engine,
+            repository,
+            records,
+            flows,
+            flow_admin,
+            sandbox,
+            conversation,
+            scrubber,
+            inbox,
+            coordination,
         )
 
     def today(self) -> date:
@@ -124,6 +137,7 @@ class Runtime:
         return removed
 
     async def close(self) -> None:
+        await self.coordination.close()
         await self.scrubber.close()
         await self.sandbox.close()
         await self.engine.dispose()

@@ -14,12 +14,16 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, exc
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from .coordination import LeaseTimeout
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATIONS = 7313
+"""PostgreSQL advisory lock namespace of schema upgrades (see storage/coordination.py for the others)."""
 
 CONNECT_TIMEOUT = 5.0
 """Seconds to open a PostgreSQL connection (TCP, TLS, start-up and authentication take well under a second on
@@ -147,7 +151,7 @@ def database_unavailable(error: BaseException) -> bool:
 
 
 def _unavailable(error: BaseException) -> bool:
-    if isinstance(error, (exc.TimeoutError, exc.DisconnectionError)):  # no free pooled connection in time
+    if isinstance(error, (exc.TimeoutError, exc.DisconnectionError, LeaseTimeout)):  # no connection, or chat, in time
         return True
     if isinstance(error, exc.DBAPIError):
         if error.connection_invalidated:
@@ -213,6 +217,8 @@ async def upgrade(engine: AsyncEngine) -> None:
     migrating = engine if engine.dialect.name == "sqlite" else create_engine(engine.url, long_work=True)
     try:
         async with migrating.begin() as connection:
+            if migrating is not engine:  # instances starting together: one migrates, the others then find it done
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:namespace, 0)"), {"namespace": MIGRATIONS})
             await connection.run_sync(run)
     finally:
         if migrating is not engine:

@@ -110,6 +110,20 @@ class InboxEntry(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    owner: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The instance handling it (storage/coordination.py); another takes it over only once that one is gone."""
+
+
+class ChatLease(Base):
+    """A chat whose update one instance is handling now, by the chat's HMAC: updates of one chat are applied one
+    at a time, in order, whichever instance received them. Deleted when the update is handled; a lease of an
+    instance that is gone is taken over. UNLOGGED on PostgreSQL."""
+
+    __tablename__ = "chat_leases"
+    __table_args__ = NO_ROWID
+
+    chat_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[int] = mapped_column(BigInteger)
 
 
 class HandledCommand(Base):

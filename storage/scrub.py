@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .database import SQLITE_BUSY_TIMEOUT
 
 log = logging.getLogger(__name__)
-REWRITTEN = ("drafts", "clearings", "code_attempts", "inbox")
+REWRITTEN = ("drafts", "clearings", "code_attempts", "inbox", "chat_leases")
 """PostgreSQL tables whose rows hold a chat's HMAC or how to reach a chat: rewritten after endings."""
 VACUUMED = ("draft_files",)
 PAUSE = 0.1

@@ -35,7 +35,7 @@ async def test_an_update_taken_but_not_handled_before_a_crash_is_handled_at_the_
         draft = (await restarted.repository.load_draft(restarted.keys.chat_key(user.id)))["draft"]
         assert draft["answers"]["description"] == STORIES["en"]
         async def forgotten():
-            return await restarted.inbox.waiting() == []
+            return await restarted.inbox.kept() == []
 
         await eventually(forgotten)  # once handled
 
@@ -49,7 +49,7 @@ async def test_an_update_is_kept_until_it_has_been_handled(api, make_settings):
         api.send_text(reporter.user, STORIES["ru"])
 
         async def kept_while_handled():
-            return [update for update in await runtime.inbox.waiting() if "message" in update]
+            return [update for update in await runtime.inbox.kept() if "message" in update]
 
         await eventually(kept_while_handled)
         [kept] = await kept_while_handled()
@@ -83,7 +83,7 @@ async def test_an_update_sent_again_while_it_is_kept_is_queued_once():
             self.rows = {}
 
         async def add(self, update_id, update):
-            self.rows.setdefault(update_id, update)
+            return self.rows.setdefault(update_id, update) is update
 
         async def done(self, update_id):
             self.rows.pop(update_id, None)

@@ -33,16 +33,27 @@ def notifier(runtime: Runtime, bot: Bot) -> Notifier:
 
 
 async def send_notices(runtime: Runtime, bot: Bot) -> None:
-    """Urgent alerts and reporters' answers not yet posted; runs one after another, so none is posted twice."""
-    async with runtime.notices_running:
+    """Urgent alerts and reporters' answers not yet posted. Runs one at a time across every instance, each run
+    recording what Telegram accepted before the next reads what is left, so none is posted twice."""
+    async with runtime.coordination.serial("notices"):
         await notifier(runtime, bot).send_pending(await runtime.staff_chat_ids())
 
 
-async def run_digest(runtime: Runtime, bot: Bot) -> DigestReport:
-    """The digest of everything not yet digested. Runs one after another: asked for while a run is under way,
-    it waits for that run and then finds nothing left to send."""
-    async with runtime.digest_running:
+async def run_digest(runtime: Runtime, bot: Bot, scheduled: bool = False) -> DigestReport:
+    """The digest of everything not yet digested. Runs one at a time across every instance: asked for while a
+    run is under way, it waits for that run and then finds nothing left to send. A `scheduled` run (every
+    instance has the daily job) is skipped when another instance has sent today's digest already."""
+    async with runtime.coordination.serial("digest"):
+        if scheduled and not await _due(runtime):
+            return DigestReport()
         return await _digest(runtime, bot)
+
+
+async def _due(runtime: Runtime) -> bool:
+    """Whether the most recent scheduled digest moment has not been covered by a complete run yet."""
+    stored = await runtime.records.state(DONE_KEY)
+    done_on = date.fromisoformat(stored) if stored else date.min
+    return done_on < last_due(runtime.now(), runtime.settings.digest_time)
 
 
 async def _digest(runtime: Runtime, bot: Bot) -> DigestReport:
@@ -59,8 +70,8 @@ async def _digest(runtime: Runtime, bot: Bot) -> DigestReport:
     )
     today = runtime.today()
     report = await digester.send(await runtime.staff_chat_ids(), today)
-    if not report.failed_chats:
-        await runtime.records.set_state(DONE_KEY, today.isoformat())
+    if not report.failed_chats:  # the scheduled moments this run covers
+        await runtime.records.set_state(DONE_KEY, last_due(runtime.now(), settings.digest_time).isoformat())
     return report
 
 
@@ -68,14 +79,17 @@ async def digest_missed(runtime: Runtime) -> bool:
     """True when a scheduled digest passed while the bot was down. The first start ever misses nothing."""
     now = datetime.now(runtime.settings.tz)
     at = runtime.settings.digest_time
-    stored = await runtime.records.state(DONE_KEY)
-    if stored is None:
-        await runtime.records.set_state(DONE_KEY, last_due(now, at).isoformat())
-        return False
+    async with runtime.coordination.serial("digest"):
+        stored = await runtime.records.state(DONE_KEY)
+        if stored is None:
+            await runtime.records.set_state(DONE_KEY, last_due(now, at).isoformat())
+            return False
     return is_missed(now, at, date.fromisoformat(stored))
 
 
 async def run_retention(runtime: Runtime) -> int:
-    await runtime.expire_drafts()
-    await runtime.records.forget_handled(runtime.today() - HANDLED_KEPT)
-    return await purge(runtime.repository, runtime.today(), runtime.settings.retention_days)
+    """Once across instances (they all have the nightly job; the second finds nothing left to delete)."""
+    async with runtime.coordination.serial("retention"):
+        await runtime.expire_drafts()
+        await runtime.records.forget_handled(runtime.today() - HANDLED_KEPT)
+        return await purge(runtime.repository, runtime.today(), runtime.settings.retention_days)

@@ -9,7 +9,7 @@ from datetime import time, timedelta
 
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationHandlerStop, ContextTypes
+from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from storage.database import database_unavailable
 
@@ -22,6 +22,7 @@ from . import admin, reporter, staff
 from .fairness import FairUpdateProcessor
 from .intake import DurableQueue
 from .profile import publish_profile
+from .ratelimit import SharedRateLimiter
 from .runtime_access import KEY, attach, runtime_in, runtime_of
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,10 @@ CONCURRENT_UPDATES = 32
 PER_CHAT = 1
 """Updates of one chat run one at a time, in order; the others of that chat wait without taking a slot."""
 COUNTERS_EVERY = timedelta(minutes=1)
+TAKE_OVER_EVERY = timedelta(seconds=15)
+"""How often updates left by an instance that is gone are looked for (several instances on PostgreSQL)."""
+SHARE_EVERY = timedelta(seconds=20)
+"""How often the instances running are counted, to share Telegram's limits among them."""
 OUTAGE_RETRY = timedelta(minutes=1)
 """When the digest, the catch-up at start or retention met a database outage, they are tried again this much
 later."""
@@ -54,7 +59,7 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
         .token(settings.token.get_secret_value())
         .base_url(settings.api_base_url)
         .base_file_url(settings.api_file_url)
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(SharedRateLimiter())
         .update_queue(DurableQueue())
         .concurrent_updates(FairUpdateProcessor(CONCURRENT_UPDATES, per_chat=PER_CHAT))
     )
@@ -93,12 +98,12 @@ def open_intake(application: Application, runtime: Runtime) -> None:
 
 
 async def replay_intake(application: Application) -> None:
-    """Before new updates: the ones a crash left unhandled."""
+    """At start before new updates, the ones a crash left unhandled; later, those of an instance that is gone."""
     queue = application.update_queue
     assert isinstance(queue, DurableQueue)
     left = await queue.replay(application.bot)
     if left:
-        log.info("handling %d update(s) left unhandled when the bot stopped", left)
+        log.info("handling %d update(s) left unhandled by an instance that stopped", left)
 
 
 async def _close_runtime(application: Application) -> None:
@@ -110,7 +115,9 @@ async def _close_runtime(application: Application) -> None:
 
 def schedule_jobs(application: Application, settings: Settings) -> None:
     """The daily digest, a catch-up digest if one was missed while the bot was down, retention at night,
-    hourly draft expiry, and rate counters deleted every minute once their window has passed."""
+    hourly draft expiry, rate counters deleted every minute once their window has passed, and with several
+    instances, taking over the updates of one that is gone and sharing Telegram's limits. Every instance has
+    every job; the ones that must run once take a lock in the database (storage/coordination.py)."""
     queue = application.job_queue
     assert queue is not None, "python-telegram-bot must be installed with the job-queue extra"
     queue.run_daily(_digest_job, time=settings.digest_time.replace(tzinfo=settings.tz), name="digest")
@@ -118,6 +125,9 @@ def schedule_jobs(application: Application, settings: Settings) -> None:
     queue.run_daily(_retention_job, time=RETENTION_TIME.replace(tzinfo=settings.tz), name="retention")
     queue.run_repeating(_expire_drafts_job, interval=timedelta(hours=1), first=timedelta(seconds=5), name="drafts")
     queue.run_repeating(_expire_counters_job, interval=COUNTERS_EVERY, first=timedelta(seconds=7), name="counters")
+    if runtime_in(application).coordination.shared:
+        queue.run_repeating(_take_over_job, interval=TAKE_OVER_EVERY, first=TAKE_OVER_EVERY, name="take-over")
+        queue.run_repeating(_share_limits_job, interval=SHARE_EVERY, first=timedelta(seconds=1), name="share-limits")
     reporter.schedule_clearing(application)
 
 
@@ -142,7 +152,7 @@ def _again_after_outage(job: Job) -> Job:
 
 @_again_after_outage
 async def _digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    report = await run_digest(runtime_of(context), context.bot)
+    report = await run_digest(runtime_of(context), context.bot, scheduled=True)
     if report.failed_chats:
         log.warning("the digest did not reach every staff chat; trying again in %s", DIGEST_RETRY)
         assert context.job_queue is not None
@@ -173,6 +183,16 @@ async def _expire_drafts_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _expire_counters_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await runtime_of(context).expire_counters()
+
+
+async def _take_over_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await replay_intake(context.application)
+
+
+async def _share_limits_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    limiter = context.bot.rate_limiter
+    if isinstance(limiter, SharedRateLimiter):
+        limiter.share(await runtime_of(context).coordination.live_instances())
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,7 +1,8 @@
 """No update is lost at a crash: each is recorded before Telegram is told it arrived, and forgotten once handled.
 
 Polling confirms updates to Telegram with the next getUpdates, right after they were queued; a webhook answers
-Telegram once an update is queued. Either way an update still in flight at a crash would be gone for good:
+Telegram once an update is queued. With several instances behind a load balancer an update may reach two of
+them: the one that records it first handles it. Either way an update still in flight at a crash would be gone for good:
 Telegram does not send it again. So the application's update queue records every update in the inbox
 (encrypted, storage/inbox.py) before queuing it, which is before Telegram hears of it; the update processor
 removes it once handled; at start the updates a crash left are handled first. An update handled twice (a crash
@@ -29,6 +30,9 @@ RECORD_WITHIN = 1.5
 """Seconds an update waits for its record before it is handled anyway (the database is down or very slow)."""
 UNRECORDED_FOR = 10
 """Seconds after a failed record during which updates are not recorded (each try would wait for the database)."""
+RECORDED, ELSEWHERE, UNRECORDED = "recorded", "elsewhere", "unrecorded"
+"""What became of an update arriving: kept in the inbox by this instance; already kept by another live instance
+(it is handled there); not recorded (the database is unavailable: handled all the same)."""
 BARE_USER = ("id", "is_bot", "language_code")
 BARE_CHAT = ("id", "type", "title")
 BARE_MESSAGE = ("message_id", "date", "chat")
@@ -53,38 +57,43 @@ class DurableQueue(asyncio.Queue):
         if isinstance(item, Update) and self.inbox is not None:
             if item.update_id in self._kept:
                 return  # Telegram sent it again (it was not confirmed before a crash): it is being handled
-            if await self._record(item):
+            outcome = await self._record(item)
+            if outcome == ELSEWHERE:
+                return
+            if outcome == RECORDED:
                 self._kept.add(item.update_id)
         await super().put(item)
 
-    async def _record(self, update: Update) -> bool:
-        """Record an update. While the database is down or slow it is handled unrecorded instead: the reporter
-        is told to try again at once, and polling goes on (it stops for good on an error it does not expect)."""
+    async def _record(self, update: Update) -> str:
+        """Record an update: RECORDED, ELSEWHERE (another live instance is handling it) or UNRECORDED. While the
+        database is down or slow it is handled unrecorded: the reporter is told to try again at once, and
+        polling goes on (it stops for good on an error it does not expect)."""
         loop = asyncio.get_running_loop()
         if loop.time() < self._unrecorded_until:
-            return False
+            return UNRECORDED
         adding = loop.create_task(self.inbox.add(update.update_id, recorded(update)), name="intake-record")
         done, _pending = await asyncio.wait({adding}, timeout=RECORD_WITHIN)
         error = adding.exception() if adding in done else None
         if adding in done and error is None:
-            return True
+            return RECORDED if adding.result() else ELSEWHERE
         if error is not None and not database_unavailable(error):  # handled all the same: polling must go on
             log.error("an update could not be recorded: %s", type(error).__name__, exc_info=error)
-            return False
+            return UNRECORDED
         log.warning("the database is unavailable: updates are handled unrecorded for %d s", UNRECORDED_FOR)
         self._unrecorded_until = loop.time() + UNRECORDED_FOR
         if adding not in done:  # it may still be written: then it is deleted again, the update is handled now
             adding.add_done_callback(lambda late, update=update: self._drop_late(late, update))
-        return False
+        return UNRECORDED
 
-    def _drop_late(self, late: asyncio.Task[None], update: Update) -> None:
-        if not late.cancelled() and late.exception() is None:
+    def _drop_late(self, late: asyncio.Task[bool], update: Update) -> None:
+        if not late.cancelled() and late.exception() is None and late.result():
             self._forget_later(update)
 
     async def replay(self, bot: Bot) -> int:
-        """Queue the updates a crash left unhandled, oldest first; returns how many."""
+        """Queue the updates left unhandled by a crash, or by another instance that is gone, oldest first;
+        returns how many."""
         assert self.inbox is not None
-        waiting = await self.inbox.waiting()
+        waiting = await self.inbox.take_over()
         for payload in waiting:
             update = Update.de_json(payload, bot)
             self._kept.add(update.update_id)

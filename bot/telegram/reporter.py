@@ -62,20 +62,21 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     pressed_id = query.message.message_id if query is not None and query.message is not None else None
     user = update.effective_user
     preferred = match_language(user.language_code if user else None)
-    try:
-        reply = await runtime.conversation.handle(
-            chat_key, event, update.update_id, message_id, preferred, chat.id, pressed_id
-        )
-        sent = await deliver(update, context, reply)
-    except Exception as error:
-        if database_unavailable(error):
-            raise  # the error handler says so at once: recovering would only wait for the database again
-        # What was answered before is stored: the reporter gets an apology in their language and where they are.
-        # If even that cannot be done (the database is down), the error handler says so in the phone's language.
-        log.error("a reporter's step failed: %s", type(error).__name__, exc_info=error)
-        reply = await runtime.conversation.recover(chat_key, preferred)
-        sent = await deliver(update, context, reply)
-    await runtime.conversation.remember(chat_key, sent, reply.clearing)
+    async with runtime.coordination.hold_chat(chat_key):  # held until what was sent is remembered: in order
+        try:
+            reply = await runtime.conversation.handle(
+                chat_key, event, update.update_id, message_id, preferred, chat.id, pressed_id
+            )
+            sent = await deliver(update, context, reply)
+        except Exception as error:
+            if database_unavailable(error):
+                raise  # the error handler says so at once: recovering would only wait for the database again
+            # What was answered before is stored: the reporter gets an apology in their language and where they are.
+            # If even that cannot be done (the database is down), the error handler says so in the phone's language.
+            log.error("a reporter's step failed: %s", type(error).__name__, exc_info=error)
+            reply = await runtime.conversation.recover(chat_key, preferred)
+            sent = await deliver(update, context, reply)
+        await runtime.conversation.remember(chat_key, sent, reply.clearing)
     if reply.ended and isinstance(context.application.update_queue, DurableQueue):
         context.application.update_queue.ended_conversation(update)
     if reply.notify_staff and context.application.running:  # otherwise the next digest run posts it
@@ -94,12 +95,14 @@ def schedule_clearing(application: Application) -> None:
 
 
 async def clear_chats(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Clear conversations left idle and receipts never acknowledged, also those from before a restart."""
+    """Clear conversations left idle and receipts never acknowledged, also those from before a restart. One
+    instance at a time, so no chat gets its "cleared" line twice."""
     runtime = runtime_of(context)
-    await runtime.conversation.end_idle(timedelta(minutes=runtime.settings.clear_idle_minutes))
-    for clearing_id, clearing in await runtime.conversation.due_clearings():
-        if await _clear_chat(context, clearing):
-            await runtime.conversation.finish_clearing(clearing_id)
+    async with runtime.coordination.serial("clearing"):
+        await runtime.conversation.end_idle(timedelta(minutes=runtime.settings.clear_idle_minutes))
+        for clearing_id, clearing in await runtime.conversation.due_clearings():
+            if await _clear_chat(context, clearing):
+                await runtime.conversation.finish_clearing(clearing_id)
 
 
 async def _clear_chat(context: ContextTypes.DEFAULT_TYPE, clearing: ChatClearing) -> bool:
