@@ -137,8 +137,8 @@ async def test_healthz_answers_503_within_the_limit_when_the_database_is_silent(
         silent.close()
 
 
-async def post(base: str, body: bytes, headers: dict[str, str]) -> int:
-    async with aiohttp.ClientSession() as client, client.post(f"{base}/telegram", data=body, headers=headers) as answer:
+async def post(base: str, body: bytes, headers: dict[str, str], path: str = "/telegram") -> int:
+    async with aiohttp.ClientSession() as client, client.post(f"{base}{path}", data=body, headers=headers) as answer:
         return answer.status
 
 
@@ -162,6 +162,8 @@ async def test_updates_need_the_secret_before_the_body_is_looked_at(make_setting
             assert queue.qsize() == 0
             assert await post(base, update, signed) == 200
             assert queue.qsize() == 1 and (await queue.get()).update_id == 5
+            assert await post(base, update, signed, "/telegram/") == 200  # as PTB's server took it too
+            assert queue.qsize() == 1
     finally:
         await engine.dispose()
 
@@ -207,6 +209,39 @@ async def test_telegram_hears_200_only_once_the_update_is_queued(make_settings, 
             release.set()
             assert await answering == 200
             assert [item.update_id for item in queued] == [8]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_stopping_server_answers_the_updates_it_is_receiving(make_settings, tmp_path):
+    """SIGTERM while Telegram's request waits for its record: it still hears 200, so the update is not sent
+    again to another instance; a request after the stop finds nothing listening."""
+    release = asyncio.Event()
+
+    class SlowQueue(asyncio.Queue):
+        async def put(self, item) -> None:
+            await release.wait()
+            await super().put(item)
+
+    standin = SimpleNamespace(bot=unstarted(make_settings).bot, update_queue=SlowQueue())
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")
+    update = b'{"update_id": 9, "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}}}'
+    server = WebhookServer(standin, SECRET, engine)
+    port = free_port()
+    await server.listen(port, "127.0.0.1")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        answering = asyncio.create_task(post(base, update, {SECRET_HEADER: SECRET}))
+        await asyncio.sleep(0.3)
+        stopping = asyncio.create_task(server.stop())
+        await asyncio.sleep(0.3)
+        assert not stopping.done()
+        release.set()
+        assert await answering == 200
+        await stopping
+        assert standin.update_queue.qsize() == 1
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await post(base, update, {SECRET_HEADER: SECRET})
     finally:
         await engine.dispose()
 

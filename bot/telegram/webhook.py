@@ -98,7 +98,7 @@ class WebhookServer:
         self._received.set()
         self.health = Health(engine)
         routes = [
-            (PATH, UpdateHandler, {"intake": application, "secret": secret.encode(), "server": self}),
+            (f"{PATH}/?", UpdateHandler, {"intake": application, "secret": secret.encode(), "server": self}),
             (HEALTH_PATH, HealthHandler, {"health": self.health}),
         ]
         self._http = HTTPServer(_Quiet(routes), max_body_size=MAX_BODY, body_timeout=BODY_WITHIN)
