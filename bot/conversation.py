@@ -203,6 +203,7 @@ class Conversation:
         async with self.services.hold_chat(chat_key):
             stored = await self.services.repository.load_draft(chat_key)
             session = Session.from_json(stored, chat_key) if stored else Session()
+            await self._know_flow(session)
             turn = Turn(chat_key, session, event, fallback_language(preferred), update_id, pressed_id)
             repeated = update_id is not None and update_id <= session.last_update
             if repeated and session.mode is not Mode.RECEIPT:  # a receipt is shown again, even on a redelivery
@@ -245,6 +246,7 @@ class Conversation:
         language and the screen they are on again. What they answered before is in the stored session."""
         stored = await self.services.repository.load_draft(chat_key)
         session = Session.from_json(stored, chat_key) if stored else Session()
+        await self._know_flow(session)
         lang = session.lang or fallback_language(preferred)
         apology = Screen(gettext_for(lang)(STEP_FAILED))
         receipt = session.receipt if session.mode is Mode.RECEIPT else None
@@ -519,6 +521,7 @@ class Conversation:
         """The start buttons; a story typed or a file sent straight away begins a quick report with it, and a
         receipt code is checked."""
         event = turn.event
+        await self.services.flows.fresh()  # a flow published on another instance or from the CLI is used here
         if _pressed(event, BEGIN):
             return self._begin(turn)
         if (pressed := _decoded(event)) and pressed.kind == callbacks.FLOW:
@@ -585,6 +588,12 @@ class Conversation:
         session.identifier, session.mode = None, Mode.QUESTIONNAIRE
         screen = self._screen(session, flow, engine.view(flow, draft))
         return Reply(edit=Screen(f"{prompt.text}\n\n→ {decision}"), messages=[screen])
+
+    async def _know_flow(self, session: Session) -> None:
+        """Have the flow the draft was begun on at hand, so the lookups below find it: it may have been published
+        on another instance, or be an admin's preview begun there (see FlowCatalog.find)."""
+        if session.draft is not None:
+            await self.services.flows.find(session.draft.flow_id, session.draft.flow_version)
 
     def _flow_of(self, session: Session) -> Flow | None:
         draft = session.draft

@@ -15,6 +15,7 @@ from storage.inbox import Inbox
 from storage.repository import Repository, bind_old_blobs
 from storage.scrub import Scrubber
 from storage.staff_records import StaffRecords
+from storage.uploads import PendingUploads
 
 from .config import Settings
 from .conversation import Conversation, Services
@@ -61,7 +62,8 @@ class Runtime:
         async with coordination.serial("first-start"):  # instances starting together seed and convert once
             await bind_old_blobs(sessions, cipher)
             versions = FlowVersions(sessions)
-            flow_admin = await FlowAdmin.load(versions, records, lambda: datetime.now(settings.tz).date())
+            uploads = PendingUploads(sessions, cipher)
+            flow_admin = await FlowAdmin.load(versions, records, uploads, lambda: datetime.now(settings.tz))
         flows = flow_admin.catalog
         sandbox = Sandbox()
         scrubber = Scrubber(engine)
@@ -125,6 +127,7 @@ class Runtime:
 
     async def expire_drafts(self) -> int:
         removed = await self.repository.expire_drafts(datetime.now(self.settings.tz) - DRAFT_LIFETIME)
+        await self.flow_admin.uploads.expire(self.now())
         if removed:
             await self.scrubber.after_ending()
         return removed

@@ -17,6 +17,7 @@ from .collation import sort_key
 from .digest.build import country_of, render_tip
 from .digest.charts import render_chart
 from .digest.export import export_csv, export_xlsx
+from .flows.catalog import FlowCatalog
 from .flows.dates import DateError, parse_period
 from .i18n import gettext_for, pgettext_for
 from .runtime import Runtime
@@ -69,6 +70,12 @@ class StaffDesk:
         now = datetime.now(self.runtime.settings.tz)
         await self.runtime.repository.audit(staff_id, action, tip_id, now)
 
+    async def _flows(self) -> FlowCatalog:
+        """The questionnaires, with versions published on another instance or from the command line: a report may
+        have been filed on one of them."""
+        await self.runtime.flows.fresh()
+        return self.runtime.flows
+
     async def _resolve(self, prefix: str, lang: str) -> str | DeskAnswer:
         _ = gettext_for(lang)
         found = await self.runtime.repository.find_tip_ids(prefix)
@@ -87,7 +94,7 @@ class StaffDesk:
         tip = await self.runtime.repository.get_tip(tip_id)
         if tip is None:  # deleted meanwhile, or it does not decrypt
             return DeskAnswer([_("No report {id}.").format(id=prefix.strip()[:32])])
-        lines = [render_tip(tip, self.runtime.flows.get(tip.flow_id, tip.flow_version), lang), ""]
+        lines = [render_tip(tip, (await self._flows()).get(tip.flow_id, tip.flow_version), lang), ""]
         lines.append(_("Status: {status}").format(status=status_name(tip.status, lang)))
         if tip.keep:
             lines.append(_("Kept beyond the retention period."))
@@ -113,9 +120,9 @@ class StaffDesk:
         tips = await self.runtime.repository.list_tips(statuses, LIST_LIMIT)  # type: ignore[arg-type]
         if not tips:
             return DeskAnswer([_("No reports.")])
-        lines = []
+        lines, flows = [], await self._flows()
         for tip in tips:
-            where = country_of(tip, self.runtime.flows, lang) or ""
+            where = country_of(tip, flows, lang) or ""
             mark = "🔴 " if tip.urgent else ""
             day = tip.created_on.strftime("%d.%m.%Y")
             lines.append(f"{mark}{tip.short_id} · {day} · {status_name(tip.status, lang)} · {where}".rstrip(" ·"))
@@ -185,7 +192,7 @@ class StaffDesk:
         tips = await self.runtime.repository.tips_since(start, files=False)
         if not tips:
             return DeskAnswer([_("No reports.")])
-        flows = self.runtime.flows
+        flows = await self._flows()
         csv_data = await asyncio.to_thread(export_csv, tips, flows, lang)
         xlsx_data = await asyncio.to_thread(export_xlsx, tips, flows, lang)
         name = f"tips-since-{start.isoformat()}"
@@ -194,7 +201,7 @@ class StaffDesk:
 
     async def stats(self, staff_id: int, lang: str) -> DeskAnswer:
         _ = gettext_for(lang)
-        repository, flows, today = self.runtime.repository, self.runtime.flows, self.runtime.today()
+        repository, flows, today = self.runtime.repository, await self._flows(), self.runtime.today()
         await self._audit(staff_id, "stats")
         tips = await repository.list_tips(None, limit=1_000_000)
         statuses = Counter(tip.status for tip in tips)

@@ -1,5 +1,6 @@
 """SQL for questionnaire versions: every version ever published is kept, at most one per flow is active.
-An admin's change is written with its audit row in one transaction."""
+An admin's change is written with its audit row in one transaction. Versions never change once stored, so
+`index` (which versions exist and which are active) is all an instance needs to see that its copy is stale."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from .models import FlowVersion
+from .models import FlowVersion, PendingUpload
 from .repository import AuditRecord, add_audit
 
 
@@ -34,10 +35,24 @@ class FlowVersions:
             rows = (
                 await session.execute(select(FlowVersion).order_by(FlowVersion.flow_id, FlowVersion.version))
             ).scalars()
-            return [
-                StoredFlowVersion(r.flow_id, r.version, json.loads(r.content), r.content_hash, r.active, r.created_on)
-                for r in rows
-            ]
+            return [_stored(row) for row in rows]
+
+    async def index(self) -> list[tuple[str, int, bool]]:
+        """Every version as (flow id, version, active), without the content: cheap enough to ask every few
+        seconds."""
+        query = select(FlowVersion.flow_id, FlowVersion.version, FlowVersion.active)
+        async with self._sessions() as session:
+            rows = await session.execute(query.order_by(FlowVersion.flow_id, FlowVersion.version))
+            return [(flow_id, version, active) for flow_id, version, active in rows]
+
+    async def some(self, keys: list[tuple[str, int]]) -> list[StoredFlowVersion]:
+        """The versions named by (flow id, version); those that do not exist are left out."""
+        if not keys:
+            return []
+        wanted = tuple_(FlowVersion.flow_id, FlowVersion.version).in_(keys)
+        async with self._sessions() as session:
+            rows = (await session.execute(select(FlowVersion).where(wanted))).scalars()
+            return [_stored(row) for row in rows]
 
     async def add(
         self,
@@ -47,10 +62,17 @@ class FlowVersions:
         day: date,
         activate: bool,
         audit: AuditRecord | None = None,
-    ) -> int:
+        upload: str | None = None,
+    ) -> int | None:
         """Store a new version (the next number for this flow) and return its number. The audit action gets the
-        number too (`flow-publish:<id>` is written as `flow-publish:<id>:v<number>`)."""
+        number too (`flow-publish:<id>` is written as `flow-publish:<id>:v<number>`). With `upload`, the token of
+        the admin's pending upload being published, that upload is deleted in the same transaction, and nothing
+        is stored (None) if it is no longer waiting: two presses of Publish store one version."""
         async with self._sessions.begin() as session:
+            if upload is not None:
+                taken = await session.execute(delete(PendingUpload).where(PendingUpload.token == upload))
+                if not taken.rowcount:
+                    return None
             latest = await session.execute(select(func.max(FlowVersion.version)).where(FlowVersion.flow_id == flow_id))
             version = (latest.scalar_one() or 0) + 1
             stored = {**content, "version": version}
@@ -87,3 +109,9 @@ class FlowVersions:
         async with self._sessions.begin() as session:
             await session.execute(update(FlowVersion).where(FlowVersion.flow_id == flow_id).values(active=False))
             add_audit(session, audit)
+
+
+def _stored(row: FlowVersion) -> StoredFlowVersion:
+    return StoredFlowVersion(
+        row.flow_id, row.version, json.loads(row.content), row.content_hash, row.active, row.created_on
+    )

@@ -261,3 +261,17 @@ class Counter(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     hour: Mapped[datetime] = mapped_column(DateTime)
     count: Mapped[int] = mapped_column(Integer)
+
+class PendingUpload(Base):
+    """A questionnaire file an admin sent, waiting for Preview, Publish or Discard on whichever instance the
+    press reaches: the uploader's id and the flow's content, encrypted, under the random token its buttons
+    carry. Deleted on Publish or Discard, or after a day (storage/uploads.py)."""
+
+    __tablename__ = "pending_uploads"
+    __table_args__ = NO_ROWID
+
+    token: Mapped[str] = mapped_column(String(16), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    """To the hour, to expire it."""
+

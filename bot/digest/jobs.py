@@ -36,6 +36,7 @@ async def send_notices(runtime: Runtime, bot: Bot) -> None:
     """Urgent alerts and reporters' answers not yet posted. Runs one at a time across every instance, each run
     recording what Telegram accepted before the next reads what is left, so none is posted twice."""
     async with runtime.coordination.serial("notices"):
+        await runtime.flow_admin.refresh(force=True)  # a report may be on a version published elsewhere just now
         await notifier(runtime, bot).send_pending(await runtime.staff_chat_ids())
 
 
@@ -58,7 +59,7 @@ async def _due(runtime: Runtime) -> bool:
 
 async def _digest(runtime: Runtime, bot: Bot) -> DigestReport:
     settings = runtime.settings
-    await send_notices(runtime, bot)
+    await send_notices(runtime, bot)  # which also brings the questionnaires up to date
     digester = Digester(
         bot,
         runtime.repository,

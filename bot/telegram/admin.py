@@ -1,12 +1,14 @@
 """Admin handlers: questionnaire files sent to the bot, /flows, /staff. Every handler is `@admin_only` (an
 admin, from TIPBOT_ADMIN_IDS or added by an admin, in a private chat; see authorisation.py): anyone else is
 answered as a reporter would be, so a stranger sending a flow file gets the neutral answer and nothing
-changes. Files and commands are read from new messages only: an edited message would run again."""
+changes. Files and commands are read from new messages only: an edited message would run again.
+
+An upload waits for its decision in the database (storage/uploads.py), and the list of questionnaires is read
+fresh before it is shown, so an admin's presses work whichever instance of the bot they reach."""
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
@@ -15,7 +17,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from storage.repository import AuditRecord
 
 from .. import callbacks
-from ..flow_admin import FlowUpload, describe, read_flow_file
+from ..flow_admin import describe, read_flow_file
 from ..flows.loader import FlowError
 from ..i18n import LANGUAGE_NAMES, gettext_for
 from ..runtime import Runtime
@@ -25,7 +27,6 @@ from .runtime_access import runtime_of
 
 ACTION = f"{callbacks.FLOW_ADMIN}:"
 """The start of every flow button's data (tests forge presses with it)."""
-PENDING_KEY = "tipbot.pending_flows"
 FLOW_FILES = (
     filters.Document.FileExtension("yaml")
     | filters.Document.FileExtension("yml")
@@ -43,11 +44,6 @@ def register(application: Application) -> None:
 
 async def admin_language(runtime: Runtime) -> str:
     return runtime.settings.staff_language
-
-
-def _pending(context: ContextTypes.DEFAULT_TYPE) -> dict[str, tuple[int, FlowUpload]]:
-    """Uploaded drafts waiting for Preview / Publish / Discard, in memory only."""
-    return context.application.bot_data.setdefault(PENDING_KEY, {})
 
 
 @admin_only
@@ -73,8 +69,8 @@ async def on_flow_file(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await message.reply_text(text[:4000])
         return
     await runtime.repository.audit(user.id, f"flow-upload:{upload.flow.id}", None, runtime.now())
-    token = secrets.token_hex(4)
-    _pending(context)[token] = (user.id, upload)
+    token = await runtime.flow_admin.keep(user.id, upload)
+    await runtime.flow_admin.refresh(force=True)  # compared with the version active now, wherever it was published
     current = next((flow for flow in runtime.flows.active_flows() if flow.id == upload.flow.id), None)
     buttons = [
         [
@@ -109,35 +105,7 @@ async def on_flow_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     kind, target, *more = pressed.args
     admin = runtime.flow_admin
     if kind in ("preview", "publish", "discard"):
-        token, code = target, (more[0] if more else "")
-        pending = _pending(context).get(token)
-        if pending is None:
-            await query.answer(_("This upload is no longer waiting; send the file again."), show_alert=True)
-            return
-        upload = pending[1]
-        if kind == "preview":
-            preview = runtime.flows.add_preview(upload.flow)
-            chat_key = runtime.keys.chat_key(update.effective_chat.id)
-            reply = await runtime.conversation.start_preview(chat_key, preview, code)
-            reply.toast = _("Preview: answer as a reporter would. Nothing will be stored.")
-            sent = await reporter.deliver(update, context, reply)
-            await runtime.conversation.remember(chat_key, sent)
-            return
-        _pending(context).pop(token, None)
-        if kind == "discard":
-            await runtime.repository.audit(user.id, f"flow-discard:{upload.flow.id}", None, runtime.now())
-            await _show(update, context, _("Discarded: nothing was changed."))
-        else:
-            audit = AuditRecord(user.id, f"flow-publish:{upload.flow.id}", None, runtime.now())
-            flow = await admin.publish(upload, audit=audit)
-            await _show(
-                update,
-                context,
-                _(
-                    "Published: {id} version {version}. Reports already begun finish on the version they started with."
-                ).format(id=flow.id, version=flow.version),
-            )
-        await query.answer()
+        await _decide(update, context, kind, target, more[0] if more else "")
         return
     flow_id, version = target, (more[0] if more else "")
     audit = AuditRecord(user.id, f"flow-{kind}:{flow_id}{':v' + version if version else ''}", None, runtime.now())
@@ -149,9 +117,49 @@ async def on_flow_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             return
     elif kind == "on":
         await admin.activate(flow_id, int(version), audit)
-    text, buttons = flows_overview(runtime, lang)
+    text, buttons = await flows_overview(runtime, lang)
     await _show(update, context, text, buttons)
     await query.answer()
+
+
+async def _decide(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str, token: str, code: str) -> None:
+    """Preview, Publish or Discard an upload, read from the database: the press may reach any instance, and of
+    two presses deciding on one upload (a double tap, or two instances) one wins."""
+    runtime, query, user = runtime_of(context), update.callback_query, update.effective_user
+    admin = runtime.flow_admin
+    _ = gettext_for(await admin_language(runtime))
+    decided = False
+    if kind == "preview":
+        upload = await admin.pending(token)
+        if upload is not None:
+            preview = runtime.flows.add_preview(upload.flow, token)
+            chat_key = runtime.keys.chat_key(update.effective_chat.id)
+            reply = await runtime.conversation.start_preview(chat_key, preview, code)
+            reply.toast = _("Preview: answer as a reporter would. Nothing will be stored.")
+            sent = await reporter.deliver(update, context, reply)
+            await runtime.conversation.remember(chat_key, sent)
+            return
+    elif kind == "discard":
+        upload = await admin.discard(token)
+        if upload is not None:
+            await runtime.repository.audit(user.id, f"flow-discard:{upload.flow.id}", None, runtime.now())
+            await _show(update, context, _("Discarded: nothing was changed."))
+            decided = True
+    else:
+        upload = await admin.pending(token)
+        if upload is not None:
+            audit = AuditRecord(user.id, f"flow-publish:{upload.flow.id}", None, runtime.now())
+            flow = await admin.publish(upload, audit=audit, token=token)
+            if flow is not None:
+                published = _(
+                    "Published: {id} version {version}. Reports already begun finish on the version they started with."
+                )
+                await _show(update, context, published.format(id=flow.id, version=flow.version))
+                decided = True
+    if decided:
+        await query.answer()
+    else:
+        await query.answer(_("This upload is no longer waiting; send the file again."), show_alert=True)
 
 
 async def _show(
@@ -170,7 +178,9 @@ async def _show(
     await context.bot.send_message(update.effective_chat.id, text, reply_markup=buttons)
 
 
-def flows_overview(runtime: Runtime, lang: str) -> tuple[str, InlineKeyboardMarkup]:
+async def flows_overview(runtime: Runtime, lang: str) -> tuple[str, InlineKeyboardMarkup]:
+    """Every questionnaire and its versions as published now, also by another instance or `tipbot flows`."""
+    await runtime.flow_admin.refresh(force=True)
     _ = gettext_for(lang)
     catalog = runtime.flows
     lines, rows = [_("Questionnaires (★ default, ● active):")], []
@@ -210,7 +220,7 @@ async def on_flows(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     runtime = runtime_of(context)
     lang = await admin_language(runtime)
     await runtime.repository.audit(update.effective_user.id, "flows", None, runtime.now())
-    text, buttons = flows_overview(runtime, lang)
+    text, buttons = await flows_overview(runtime, lang)
     await update.effective_message.reply_text(text, reply_markup=buttons)
 
 
