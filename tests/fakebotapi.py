@@ -802,6 +802,14 @@ class FakeBotAPI:
         """Queued updates not yet fetched by the bot."""
         return [u for u in self._updates if u["update_id"] > self._delivered_update_id]
 
+    def take_updates(self) -> list[dict[str, Any]]:
+        """Hand the queued updates over as Telegram's webhook delivery would, the test playing the delivery:
+        they count as fetched, so getUpdates does not return them."""
+        taken = self.pending_updates
+        if taken:
+            self._delivered_update_id = taken[-1]["update_id"]
+        return copy.deepcopy(taken)
+
     def dump_chat(self, chat_id: int) -> str:
         sent = self._sent.get(chat_id, [])
         lines = [f"chat {chat_id} received {len(sent)} message(s):"]

@@ -26,8 +26,10 @@ from storage.database import database_unavailable
 from storage.inbox import Inbox
 
 log = logging.getLogger(__name__)
-RECORD_WITHIN = 1.5
-"""Seconds an update waits for its record before it is handled anyway (the database is down or very slow)."""
+RECORD_WITHIN = 3.0
+"""Seconds an update waits for its record before it is handled anyway (the database is down or very slow). A
+burst of webhook deliveries on a busy PostgreSQL takes up to a second; more is an outage, whose reporters must
+hear "try again in a minute" within a few seconds (the handling tries the database again, PING_TIMEOUT)."""
 UNRECORDED_FOR = 10
 """Seconds after a failed record during which updates are not recorded (each try would wait for the database)."""
 RECORDED, ELSEWHERE, UNRECORDED = "recorded", "elsewhere", "unrecorded"
