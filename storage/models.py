@@ -275,3 +275,21 @@ class PendingUpload(Base):
     uploaded_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     """To the hour, to expire it."""
 
+
+class NoticeClaim(Base):
+    """A staff notice message on its way (bot/digest/notices.py): the placeholder a staff chat accepted, and which
+    piece of which tip's part it is being edited into, so that a crash before the part is recorded delivered
+    finishes that same message instead of posting the part again. The staff chat's message id sits beside the tip
+    id only until the part is delivered there: the row is deleted in the transaction that records it."""
+
+    __tablename__ = "notice_claims"
+    __table_args__ = NO_ROWID
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tip_id: Mapped[str] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), primary_key=True)
+    part: Mapped[str] = mapped_column(String(16), primary_key=True)
+    piece: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """Which message of a part too long for one (1, 2, ...)."""
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    language: Mapped[str] = mapped_column(String(8))
+    """The language the message is written in, so that finishing it later writes the same text."""
