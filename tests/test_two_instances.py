@@ -1,6 +1,6 @@
 """End to end: two `tipbot run` processes in webhook mode on one PostgreSQL, updates spread over them at random
-by the test playing Telegram and the load balancer (and some delivered to both): 20 reporters each end with
-their receipt and one report; a follow-up by receipt code hops between instances; the digest due at start is
+by the test playing Telegram and the load balancer (and some delivered to both): 20 reporters, half of them
+tapping "Send" twice, each end with their receipt and one report; a follow-up by receipt code hops between instances; the digest due at start is
 sent once, not by each instance; a questionnaire published through one instance is asked by the other."""
 
 from __future__ import annotations
@@ -91,6 +91,15 @@ class Balancer:
         raise AssertionError(f"instance on {port} never took update {update['update_id']}")
 
 
+class HastyPerson(Person):
+    """Taps "Send" twice in a row: the two taps may reach different instances."""
+
+    def press(self, screen, action: str) -> None:
+        super().press(screen, action)
+        if action == "review:confirm":
+            super().press(screen, action)
+
+
 def new_version(flow) -> bytes:
     """The questionnaire with the story question worded for a new campaign."""
     raw = flow_to_raw(flow)
@@ -156,7 +165,7 @@ async def test_two_instances_share_reporters_follow_ups_the_digest_and_new_quest
 
 
 async def check_everything(api: FakeBotAPI, balancer: Balancer, tmp_path: Path, old_flow) -> None:
-    people = [Person(api, number) for number in range(REPORTERS)]
+    people = [(HastyPerson if number % 2 else Person)(api, number) for number in range(REPORTERS)]
     codes = await asyncio.gather(*(person.report() for person in people))
 
     runtime = await open_runtime(tmp_path)
