@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from .models import DeliveredPart, NoticeClaim
+from .models import DeliveredPart, NoticeClaim, Tip
 from .repository import Repository
 
 
@@ -96,6 +96,12 @@ class NoticeClaims:
                         NoticeClaim.chat_id == chat_id, tuple_(NoticeClaim.tip_id, NoticeClaim.part).in_(parts)
                     )
                 )
+
+    async def alerted_since_digest(self) -> int:
+        """Urgent reports alerted that no digest has carried yet: more than a few mean a surge."""
+        async with self._sessions() as session:
+            alerted = Tip.urgent.is_(True), Tip.alerted.is_(True), Tip.digest_status == "pending"
+            return await session.scalar(select(func.count()).select_from(Tip).where(*alerted))
 
     async def keep_only(self, chat_ids: list[int]) -> None:
         """Claims in chats that are no longer staff chats are never finished: they go."""

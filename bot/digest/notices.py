@@ -41,8 +41,9 @@ from .send import albums, send_album
 log = logging.getLogger(__name__)
 ALERT = "alert"
 ALONE_UP_TO = 6
-"""Up to this many notices waiting for a chat go one per message (12 calls, leaving room in a group's 20 a minute
-for what staff ask the bot); more share messages, so that 50 take a few calls instead of five minutes."""
+"""Notices go one per message while this many or fewer wait for a chat, counting the urgent reports alerted since
+the last digest (12 calls, leaving room in a group's 20 a minute for what staff ask the bot); beyond that, in a
+surge, the ones waiting together share messages, so that 50 take a few calls instead of five minutes."""
 SEPARATOR = "\n\n"
 NOT_MODIFIED = "message is not modified"
 GONE = "message to edit not found"
@@ -100,7 +101,10 @@ class Notifier:
         if not notices:
             return
         await self.claims.keep_only(chat_ids)
-        outcomes = await asyncio.gather(*(self._send_to(c, notices) for c in chat_ids), return_exceptions=True)
+        alerted = await self.claims.alerted_since_digest()
+        outcomes = await asyncio.gather(
+            *(self._send_to(chat_id, notices, alerted) for chat_id in chat_ids), return_exceptions=True
+        )
         for outcome in outcomes:  # raised once every chat has stopped: no run leaves another sending behind it
             if isinstance(outcome, BaseException):
                 raise outcome
@@ -111,10 +115,10 @@ class Notifier:
             if all(_delivered(notice, done.get(notice.tip_id, set())) for done in everywhere):
                 await notice.complete()
 
-    async def _send_to(self, chat_id: int, notices: list[Notice]) -> None:
+    async def _send_to(self, chat_id: int, notices: list[Notice], alerted: int) -> None:
         language = await self.records.staff_language(chat_id) or self.default_language
         try:
-            await _ChatRun(self, chat_id, language).send(notices)
+            await _ChatRun(self, chat_id, language).send(notices, alerted)
         except TelegramError as error:
             log.warning("a staff notice was not delivered (%s); it is tried again later", type(error).__name__)
 
@@ -170,7 +174,8 @@ class _ChatRun:
         self.shown: dict[Key, set[int]] = {}
         self.recorded: set[Key] = set()
 
-    async def send(self, notices: list[Notice]) -> None:
+    async def send(self, notices: list[Notice], alerted: int) -> None:
+        """`alerted`: how many urgent reports have been alerted since the last digest."""
         done = await self.notifier.repository.delivered_parts(self.chat_id, [n.tip_id for n in notices])
         self.waiting = {n.key: n for n in notices if n.part not in done.get(n.tip_id, set())}
         await self._finish_claimed()
@@ -180,7 +185,7 @@ class _ChatRun:
             for number, text in enumerate(self.pieces(key), start=1)
             if number not in self.shown.get(key, set())
         ]
-        for message in pack(rest, together=len({piece.key for piece in rest}) > ALONE_UP_TO):
+        for message in pack(rest, together=alerted + len({piece.key for piece in rest}) > ALONE_UP_TO):
             await self._post([(piece.key, piece.number) for piece in message])
         for notice in notices:
             text_done = notice.part in done.get(notice.tip_id, set()) or notice.key in self.recorded
