@@ -262,6 +262,7 @@ class Counter(Base):
     hour: Mapped[datetime] = mapped_column(DateTime)
     count: Mapped[int] = mapped_column(Integer)
 
+
 class PendingUpload(Base):
     """A questionnaire file an admin sent, waiting for Preview, Publish or Discard on whichever instance the
     press reaches: the uploader's id and the flow's content, encrypted, under the random token its buttons

@@ -1,7 +1,7 @@
-"""End to end: two `tipbot run` processes in webhook mode on one PostgreSQL, updates spread over them at random
-by the test playing Telegram and the load balancer (and some delivered to both): 20 reporters, half of them
-tapping "Send" twice, each end with their receipt and one report; a follow-up by receipt code hops between instances; the digest due at start is
-sent once, not by each instance; a questionnaire published through one instance is asked by the other."""
+"""End to end: two `tipbot run` processes in webhook mode on one PostgreSQL, updates spread over them at random by the
+test playing Telegram and the load balancer (and some delivered to both): 20 reporters, half of them tapping "Send"
+twice, each end with their receipt and one report; a follow-up by receipt code hops between instances; the digest due
+at start is sent once, not by each instance; a questionnaire published through one instance is asked by the other."""
 
 from __future__ import annotations
 
