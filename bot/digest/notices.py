@@ -287,7 +287,8 @@ def _length(text: str) -> int:
 def placeholder_text(lang: str) -> str:
     """What a staff chat sees for a moment before the notice itself; a crash may leave it, followed by the
     notice in a message of its own."""
-    return gettext_for(lang)("⏳ A notice follows.")
+    _ = gettext_for(lang)
+    return _("⏳ A notice follows.")
 
 
 def urgent_alert(tip: StoredTip, flows: FlowCatalog, lang: str) -> str:
