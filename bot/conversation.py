@@ -789,7 +789,8 @@ class Conversation:
             return Reply(messages=[follow_up.answer_prompt(lang)])
         reached = await services.limits.take(services.records, ANSWERS, chat_key, services.now())
         if reached:  # refused, not stored: staff are never flooded by one chat
-            done = ((Button(gettext_for(lang)("Done"), follow_up.DONE),),)
+            _ = gettext_for(lang)
+            done = ((Button(_("Done"), follow_up.DONE),),)
             return Reply(messages=[Screen(reached_text(ANSWERS, reached, lang), done)])
         if isinstance(event, Text):
             await services.records.add_exchange(tip_id, "reporter", event.text.strip(), today)

@@ -54,6 +54,16 @@ def test_template_matches_the_source_code():
     assert not stale, f"run `make messages`: no longer in the code: {sorted(stale)}"
 
 
+def test_every_translated_literal_is_called_through_a_keyword_pybabel_extracts():
+    """`gettext_for(lang)("text")` translates at run time but is never extracted: the text would stay English."""
+    unseen = re.compile(r"gettext_for\([^()]*\)\(\s*[\"']")
+    found = []
+    for path in (ROOT / "bot").rglob("*.py"):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        found += [f"{path.relative_to(ROOT)}:{n}" for n, line in enumerate(lines, 1) if unseen.search(line)]
+    assert found == []
+
+
 @pytest.mark.parametrize("lang", TRANSLATED)
 def test_catalogue_is_complete_and_placeholders_match(lang):
     catalogue = {(message.id, message.context): message for message in read(catalogue_path(lang)) if message.id}
