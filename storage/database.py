@@ -330,12 +330,30 @@ async def upgrade(engine: AsyncEngine) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
-    migrating = engine if engine.dialect.name == "sqlite" else create_engine(engine.url, long_work=True)
+    if engine.dialect.name == "sqlite":
+        migrating = create_engine(engine.url)
+        _transactional_ddl(migrating)
+    else:
+        migrating = create_engine(engine.url, long_work=True)
     try:
         async with migrating.begin() as connection:
-            if migrating is not engine:  # instances starting together: one migrates, the others then find it done
+            if migrating.dialect.name == "postgresql":  # instances starting together: one migrates, then the others
                 await connection.execute(text("SELECT pg_advisory_xact_lock(:namespace, 0)"), {"namespace": MIGRATIONS})
             await connection.run_sync(run)
     finally:
-        if migrating is not engine:
-            await migrating.dispose()
+        await migrating.dispose()
+
+
+def _transactional_ddl(engine: AsyncEngine) -> None:
+    """Python's sqlite3 opens a transaction only before INSERT, UPDATE or DELETE, so each CREATE, DROP or ALTER
+    was committed at once: a bot killed during its first start's migration left half a schema, and every later
+    start failed on "table … already exists". Here the driver opens nothing by itself and the transaction is
+    begun explicitly: a migration is all or nothing."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _no_implicit_transactions(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

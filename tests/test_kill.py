@@ -111,6 +111,10 @@ def _signature(screen: SentMessage | None) -> tuple:
     return (screen.message_id, screen.text, str(screen.reply_markup))
 
 
+def _stopped_by_itself(tmp_path: Path) -> str:
+    return "the bot stopped by itself:\n" + (tmp_path / "bot.log").read_text(errors="replace")[-3000:]
+
+
 async def start_bot(api: FakeBotAPI, environment: dict[str, str], log) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", env=environment, cwd=str(Path(environment["TIPBOT_DATA_DIR"]).parent),
@@ -138,13 +142,16 @@ async def test_reports_survive_repeated_kills(api, make_settings, database_url, 
         try:
             for _kill in range(KILLS):
                 await asyncio.sleep(chance.uniform(2.0, 5.0))
+                assert process.returncode is None, _stopped_by_itself(tmp_path)
                 process.send_signal(signal.SIGKILL)
                 await process.wait()
                 process = await start_bot(api, environment, log)
             codes = await reports
         finally:
-            process.send_signal(signal.SIGINT)
+            if process.returncode is None:
+                process.send_signal(signal.SIGINT)
             await asyncio.wait_for(process.wait(), 30)
+    assert process.returncode == 0, _stopped_by_itself(tmp_path)
     assert "Traceback" not in (tmp_path / "bot.log").read_text(errors="replace")
 
     runtime = await Runtime.open(load_settings(data_dir=tmp_path / "data", database_url=database_url,

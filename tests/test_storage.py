@@ -134,3 +134,30 @@ async def test_dropping_a_draft_removes_its_files(runtime):
     assert await repo.load_draft("k") == {"lang": "ru"}
     with pytest.raises(LookupError):
         await repo.submit_tip("k", new_tip(), [ref])
+
+
+async def test_a_migration_cut_short_leaves_nothing_half_done(tmp_path, monkeypatch):
+    """As when the bot is killed during its first start: the next start migrates from the beginning."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from storage import database
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'tipbot.db'}"
+    engine = database.create_engine(url)
+    real_upgrade = command.upgrade
+
+    def killed_after_the_first_migration(config, _revision):
+        real_upgrade(config, "0001")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(database.command, "upgrade", killed_after_the_first_migration)
+    with pytest.raises(KeyboardInterrupt):
+        await database.upgrade(engine)
+    async with engine.connect() as connection:
+        assert await connection.run_sync(lambda sync: inspect(sync).get_table_names()) == []
+    monkeypatch.setattr(database.command, "upgrade", real_upgrade)
+    await database.upgrade(engine)
+    async with engine.connect() as connection:
+        assert "tips" in await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    await engine.dispose()
