@@ -62,7 +62,8 @@ def alert_counts(api: FakeBotAPI, chat: int, tip_ids: list[str], lang: str) -> C
 
 
 def placeholders(api: FakeBotAPI, chat: int, lang: str) -> int:
-    return shown(api, chat).count(placeholder_text(lang))
+    texts = shown(api, chat)
+    return texts.count(placeholder_text(lang)) + texts.count(placeholder_text(lang, urgent=True))
 
 
 def notifier(runtime: Runtime, bot: Bot) -> Notifier:
@@ -118,9 +119,12 @@ async def test_fifty_urgent_reports_at_once_alert_every_staff_chat_once(api, mak
         took = loop.time() - began
         api.calm()
         assert await runtime.repository.urgent_unalerted() == []
+        urgent_first = placeholder_text(settings.staff_language, urgent=True)  # what staff phones show
         for chat in CHATS:
             assert alert_counts(api, chat, ids, settings.staff_language) == Counter(dict.fromkeys(ids, 1))
             assert placeholders(api, chat, settings.staff_language) == 0
+            sent = [c.params["text"] for c in api.calls_to("sendMessage") if int(c.params["chat_id"]) == chat]
+            assert sent and set(sent) == {urgent_first}
         calls = [c for method in NOTICE_CALLS for c in api.calls_to(method) if int(c.params["chat_id"]) in CHATS]
         if failing:
             assert any(c.result is None for c in calls)  # the faults really happened (a dropped one has no error)

@@ -216,9 +216,8 @@ class _ChatRun:
     async def _post(self, items: list[tuple[Key, int]]) -> None:
         bot, pause = self.notifier.bot, self.notifier.pause
         language = self.languages.get(items[0][0], self.language)
-        placeholder = await send_reliably(
-            lambda: bot.send_message(self.chat_id, placeholder_text(language)), pause=pause
-        )
+        text = placeholder_text(language, urgent=any(part == ALERT for (_tip, part), _piece in items))
+        placeholder = await send_reliably(lambda: bot.send_message(self.chat_id, text), pause=pause)
         pieces = [(tip_id, part, piece) for (tip_id, part), piece in items]
         if not await self.claims.claim(self.chat_id, placeholder.message_id, language, pieces):
             log.info("another sender has taken these staff notices; dropping a placeholder")
@@ -284,11 +283,12 @@ def _length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def placeholder_text(lang: str) -> str:
-    """What a staff chat sees for a moment before the notice itself; a crash may leave it, followed by the
-    notice in a message of its own."""
+def placeholder_text(lang: str, urgent: bool = False) -> str:
+    """What a staff chat sees for a moment before the notice itself, and what staff phones show in the
+    notification (an edit does not notify): for an urgent alert, that it is one. A crash may leave it, followed
+    by the notice in a message of its own."""
     _ = gettext_for(lang)
-    return _("⏳ A notice follows.")
+    return _("🔴 Urgent report: the details follow.") if urgent else _("⏳ A notice follows.")
 
 
 def urgent_alert(tip: StoredTip, flows: FlowCatalog, lang: str) -> str:
