@@ -8,7 +8,6 @@ crash before the claim is stored may leave one placeholder, never a second notic
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 from collections import Counter
@@ -30,10 +29,9 @@ from bot.telegram.ratelimit import SharedRateLimiter
 from storage.database import alembic_config, create_engine, upgrade
 from storage.notice_claims import NoticeClaims
 
-from .cli import ROOT
 from .fakebotapi import FakeBotAPI
 from .harness import STAFF_CHAT, photo_with_gps, running_bot
-from .test_kill import start_bot
+from .test_kill import bot_environment, start_bot
 from .test_staff_once import store_urgent
 
 CHATS = [STAFF_CHAT, -1009876543210]
@@ -340,17 +338,9 @@ async def test_alerts_reach_every_staff_chat_once_through_repeated_kills(api, ma
         database_url=database_url, token=FakeBotAPI.token, staff_chat_ids=",".join(map(str, CHATS))
     )
     lang = settings.staff_language
-    environment = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "TIPBOT_DATA_DIR": str(tmp_path / "data"),
-        "TIPBOT_DATABASE_URL": database_url,
-        "TIPBOT_SECRET_KEY": settings.secret_key.get_secret_value(),
-        "TIPBOT_TOKEN": FakeBotAPI.token,
-        "TIPBOT_API_BASE_URL": api.base_url,
-        "TIPBOT_API_FILE_URL": api.base_file_url,
-        "TIPBOT_STAFF_CHAT_IDS": ",".join(map(str, CHATS)),
-    }
+    secret_key = settings.secret_key.get_secret_value()
+    staff = ",".join(map(str, CHATS))
+    environment = bot_environment(api, tmp_path, database_url, secret_key, TIPBOT_STAFF_CHAT_IDS=staff)
     chance = random.Random(20261202)
     sizes = [WAVE, REPORTERS - WAVE * (KILLS - 1)] + [WAVE] * (KILLS - 2)  # a few, a burst of 20, a few more
     ids: list[str] = []

@@ -115,6 +115,21 @@ def _stopped_by_itself(tmp_path: Path) -> str:
     return "the bot stopped by itself:\n" + (tmp_path / "bot.log").read_text(errors="replace")[-3000:]
 
 
+def bot_environment(api: FakeBotAPI, tmp_path: Path, database_url: str, secret_key: str, **extra: str) -> dict:
+    """What `python -m bot run` needs to run against the fake Bot API on the test's database."""
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TIPBOT_DATA_DIR": str(tmp_path / "data"),
+        "TIPBOT_DATABASE_URL": database_url,
+        "TIPBOT_SECRET_KEY": secret_key,
+        "TIPBOT_TOKEN": FakeBotAPI.token,
+        "TIPBOT_API_BASE_URL": api.base_url,
+        "TIPBOT_API_FILE_URL": api.base_file_url,
+        **extra,
+    }
+
+
 async def start_bot(api: FakeBotAPI, environment: dict[str, str], log) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", env=environment, cwd=str(Path(environment["TIPBOT_DATA_DIR"]).parent),
@@ -124,16 +139,7 @@ async def start_bot(api: FakeBotAPI, environment: dict[str, str], log) -> asynci
 
 async def test_reports_survive_repeated_kills(api, make_settings, database_url, tmp_path):
     settings = make_settings(database_url=database_url, token=FakeBotAPI.token)
-    environment = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "TIPBOT_DATA_DIR": str(tmp_path / "data"),
-        "TIPBOT_DATABASE_URL": database_url,
-        "TIPBOT_SECRET_KEY": settings.secret_key.get_secret_value(),
-        "TIPBOT_TOKEN": FakeBotAPI.token,
-        "TIPBOT_API_BASE_URL": api.base_url,
-        "TIPBOT_API_FILE_URL": api.base_file_url,
-    }
+    environment = bot_environment(api, tmp_path, database_url, settings.secret_key.get_secret_value())
     people = [Person(api, number) for number in range(REPORTERS)]
     chance = random.Random(20261201)
     with open(tmp_path / "bot.log", "wb") as log:
